@@ -1,0 +1,96 @@
+"""Authorization exactly as the GLM v4 API accepts it (facts: glm-api-facts.md section 1).
+
+Two styles, both sent as ``Authorization: Bearer <credential>``:
+  * the raw API key ``<id>.<secret>`` (what the official SDK sends by default today);
+  * a JWT signed HS256 with the secret part, header ``sign_type: SIGN``, payload
+    ``api_key`` (the id part), ``exp`` and ``timestamp`` in *milliseconds*.
+
+Which business code each bad-credential case yields on the live service is UNVERIFIED.
+The choice here: missing header 1001, unreadable credential 1002, expired token 1003,
+bad signature 1004, well-formed credential for an unknown key 1000.
+"""
+
+import base64
+import json
+import time
+
+import jwt
+
+from .wire import api_error
+
+# The one key the recorded server knows. It is deliberately not shaped like a real key
+# (32 hex + "." + 16 alphanumerics), and its secret is over 32 bytes so that PyJWT
+# signs it without an InsecureKeyLengthWarning.
+OFFLINE_API_KEY = "glm-offline.this-secret-only-unlocks-the-recorded-server"
+
+
+def split_key(api_key):
+    """Return (id, secret) of an API key, or raise ValueError without echoing the secret."""
+    parts = api_key.split(".") if isinstance(api_key, str) else []
+    if len(parts) != 2 or not all(parts):
+        raise ValueError("API key must look like '<id>.<secret>': one '.', text on both sides")
+    return parts[0], parts[1]
+
+
+def _b64json(segment):
+    padded = segment + "=" * (-len(segment) % 4)
+    return json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+
+
+class Authenticator:
+    """Checks an Authorization header against a set of known API keys."""
+
+    def __init__(self, api_keys=(OFFLINE_API_KEY,), clock=time.time):
+        self.secrets = dict(split_key(key) for key in api_keys)
+        self.clock = clock
+
+    def check(self, header):
+        """Return None when the header is accepted, raise APIError otherwise."""
+        if header is None or not header.strip():
+            raise api_error("1001")
+        credential = header.strip()
+        # In 2024 the SDK sent the credential without "Bearer " and the service accepted
+        # it (SDK history); we accept both forms. Current behaviour: UNVERIFIED.
+        if credential[:7].lower() == "bearer ":
+            credential = credential[7:].strip()
+        dots = credential.count(".")
+        if dots == 1:
+            return self._check_raw_key(credential)
+        if dots == 2:
+            return self._check_jwt(credential)
+        raise api_error("1002")
+
+    def _check_raw_key(self, credential):
+        key_id, secret = credential.split(".")
+        if self.secrets.get(key_id) != secret or not secret:
+            raise api_error("1000")
+
+    def _check_jwt(self, token):
+        try:
+            header = _b64json(token.split(".")[0])
+            payload = _b64json(token.split(".")[1])
+        except (ValueError, UnicodeError):
+            raise api_error("1002") from None
+        if not isinstance(header, dict) or not isinstance(payload, dict):
+            raise api_error("1002")
+        if header.get("alg") != "HS256" or header.get("sign_type") != "SIGN":
+            raise api_error("1002")
+        key_id = payload.get("api_key")
+        if not isinstance(key_id, str) or key_id not in self.secrets:
+            raise api_error("1000")
+        try:
+            # PyJWT would read a millisecond exp as seconds (a date far in the future),
+            # so its own exp check is off and the comparison below uses milliseconds.
+            jwt.decode(token, self.secrets[key_id], algorithms=["HS256"],
+                       options={"verify_exp": False, "verify_iat": False, "verify_nbf": False})
+        except jwt.InvalidSignatureError:
+            raise api_error("1004") from None
+        except jwt.PyJWTError:
+            raise api_error("1002") from None
+        exp_ms = payload.get("exp")
+        if not isinstance(exp_ms, (int, float)) or isinstance(exp_ms, bool):
+            raise api_error("1002")
+        # No clock-skew leeway: the service compares against its own clock (UNVERIFIED
+        # tolerance). An exp written in seconds is a date in 1970 in milliseconds: expired.
+        if exp_ms <= self.clock() * 1000:
+            raise api_error("1003")

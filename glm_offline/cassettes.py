@@ -1,0 +1,179 @@
+"""Cassettes: recorded interactions as readable JSON files, and matching requests to them.
+
+Format (version 1)::
+
+    {"version": 1,
+     "metadata": {"recorded_at": "...", "model": "...", "how": "...", "source": "..."},
+     "interactions": [
+        {"name": "hello-en",
+         "request": {"method": "POST", "path": "/api/paas/v4/chat/completions", "body": {...}},
+         "response": {"status": 200, "json": {...}}},                      # or, streaming:
+         "response": {"status": 200, "sse": ["data: {...}", "", ...], "event_delays_ms": [...]}}
+     ]}
+
+A request matches an interaction when method, path and parsed body are equal (explicit
+nulls in the body are ignored, since some SDKs send them).
+"""
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from .wire import sse_lines_to_events
+
+FORMAT_VERSION = 1
+PACKAGE_CASSETTES = Path(__file__).parent / "cassettes"
+
+
+class CassetteError(ValueError):
+    """A cassette file that cannot be used, with the file and the reason."""
+
+
+@dataclass
+class Reply:
+    """A response before it is written: JSON body or SSE events (each a list of lines)."""
+
+    status: int
+    source: str
+    json: object = None
+    events: list = None
+    delays_ms: list = None
+    drop: bool = False  # cut the connection after the events (a fault)
+
+
+@dataclass
+class Interaction:
+    name: str
+    method: str
+    path: str
+    body: object
+    response: dict
+    file: str
+
+    def reply(self):
+        response = self.response
+        source = f"recorded:{self.name}"
+        if "sse" in response:
+            events = sse_lines_to_events(response["sse"])
+            delays = response.get("event_delays_ms") or [0] * len(events)
+            return Reply(response["status"], source, events=events, delays_ms=list(delays))
+        return Reply(response["status"], source, json=response["json"])
+
+
+def normalize(value):
+    """Drop explicit nulls from objects, recursively."""
+    if isinstance(value, dict):
+        return {k: normalize(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [normalize(v) for v in value]
+    return value
+
+
+def first_difference(recorded, actual, where="body"):
+    """Describe the first place two parsed bodies differ, or return None if equal."""
+    if isinstance(recorded, dict) and isinstance(actual, dict):
+        for key in list(recorded) + [k for k in actual if k not in recorded]:
+            if key not in actual:
+                return f"{where}.{key} is missing (recorded {_short(recorded[key])})"
+            if key not in recorded:
+                return f"{where}.{key} is not in the recording (request has {_short(actual[key])})"
+            found = first_difference(recorded[key], actual[key], f"{where}.{key}")
+            if found:
+                return found
+        return None
+    if isinstance(recorded, list) and isinstance(actual, list):
+        for index, (r, a) in enumerate(zip(recorded, actual)):
+            found = first_difference(r, a, f"{where}[{index}]")
+            if found:
+                return found
+        if len(recorded) != len(actual):
+            return f"{where} has {len(actual)} items, the recording {len(recorded)}"
+        return None
+    if recorded != actual or type(recorded) is not type(actual):
+        return f"{where}: recorded {_short(recorded)}, request has {_short(actual)}"
+    return None
+
+
+def _short(value, limit=60):
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _distance(recorded, actual):
+    """How many leaves differ: used only to pick the nearest recording for a message."""
+    if isinstance(recorded, dict) and isinstance(actual, dict):
+        keys = set(recorded) | set(actual)
+        return sum(_distance(recorded.get(k), actual.get(k)) for k in keys)
+    if isinstance(recorded, list) and isinstance(actual, list):
+        extra = abs(len(recorded) - len(actual))
+        return extra + sum(_distance(r, a) for r, a in zip(recorded, actual))
+    return 0 if recorded == actual and type(recorded) is type(actual) else 1
+
+
+def load_file(path):
+    """Read and check one cassette file; return (metadata, [Interaction])."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise CassetteError(f"{path}: not a readable JSON file ({exc})") from None
+    if not isinstance(data, dict) or data.get("version") != FORMAT_VERSION:
+        raise CassetteError(f"{path}: expected an object with \"version\": {FORMAT_VERSION}")
+    if not isinstance(data.get("metadata"), dict) or not isinstance(data.get("interactions"), list):
+        raise CassetteError(f"{path}: needs \"metadata\" (object) and \"interactions\" (list)")
+    interactions = []
+    for index, item in enumerate(data["interactions"]):
+        where = f"{path}: interaction {index}"
+        try:
+            request, response = item["request"], item["response"]
+            interaction = Interaction(item["name"], request["method"].upper(), request["path"],
+                                      normalize(request.get("body")), response, str(path))
+            status = response["status"]
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise CassetteError(f"{where}: missing or wrong field {exc}") from None
+        if not isinstance(status, int) or ("json" in response) == ("sse" in response):
+            raise CassetteError(f"{where} ({interaction.name}): response needs an int status "
+                                "and exactly one of \"json\" or \"sse\"")
+        interactions.append(interaction)
+    return data["metadata"], interactions
+
+
+class Library:
+    """All interactions from a set of cassette files, searchable by request."""
+
+    def __init__(self, paths):
+        self.interactions = []
+        seen = {}
+        for path in paths:
+            for interaction in load_file(path)[1]:
+                if interaction.name in seen:
+                    raise CassetteError(f"interaction name {interaction.name!r} appears in both "
+                                        f"{seen[interaction.name]} and {path}")
+                seen[interaction.name] = path
+                self.interactions.append(interaction)
+
+    @classmethod
+    def from_dirs(cls, dirs):
+        return cls([p for d in dirs for p in sorted(Path(d).glob("*.json"))])
+
+    def find(self, method, path, body):
+        body = normalize(body)
+        for interaction in self.interactions:
+            if (interaction.method, interaction.path, interaction.body) == (method, path, body):
+                return interaction
+        return None
+
+    def explain_miss(self, method, path, body):
+        """Name the nearest recording and what differed from it."""
+        if not self.interactions:
+            return "there are no recordings"
+        body = normalize(body)
+
+        def rank(item):
+            return (item.method != method, item.path != path, _distance(item.body, body))
+
+        nearest = min(self.interactions, key=rank)
+        if nearest.method != method or nearest.path != path:
+            return (f"nearest recording {nearest.name!r} is {nearest.method} {nearest.path}, "
+                    f"request is {method} {path}")
+        return f"nearest recording {nearest.name!r} differs: {first_difference(nearest.body, body)}"

@@ -1,0 +1,100 @@
+"""Write cassettes from transcript specs (scripts/cassette_specs/*.json).
+
+The recordings shipped with glm_offline were not captured from the live API (it is not
+reachable from where they were made). They are transcribed: each spec gives the request
+and the answer, and this script lays them out in the documented, publicly captured wire
+format using the same builders the server uses. `python -m glm_offline record` replaces
+them with real captures for anyone with a key.
+
+    python scripts/transcribe.py            # rewrite every cassette from its spec
+    python scripts/transcribe.py --check    # fail if a cassette differs from its spec
+"""
+
+import argparse
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+from glm_offline import chat
+from glm_offline.cassettes import FORMAT_VERSION, PACKAGE_CASSETTES
+from glm_offline.server import API_PREFIX
+from glm_offline.wire import ERRORS, count_tokens, response_id
+
+SPECS = Path(__file__).parent / "cassette_specs"
+HOW = ("transcribed: written from the documented and publicly captured GLM v4 wire format "
+       "(field names, key order, SSE framing as in real captures), not captured from the live "
+       "API; answers, token counts and event gaps are plausible, not measured. Regenerate with "
+       "scripts/transcribe.py; replace with real captures with `python -m glm_offline record`.")
+
+
+def tool_call(spec, index, seed):
+    call_id = spec.get("id") or "call_" + hashlib.sha256(f"{seed}/{index}".encode()).hexdigest()[:24]
+    return {"function": {"arguments": json.dumps(spec["arguments"], ensure_ascii=False),
+                         "name": spec["name"]},
+            "id": call_id, "index": index, "type": "function"}
+
+
+def interaction(item, model, created):
+    body = item["body"]
+    name = item["name"]
+    request = {"method": "POST", "path": API_PREFIX + "/chat/completions", "body": body}
+    if "error" in item:
+        code = item["error"]
+        status, message = ERRORS[code]
+        return {"name": name, "request": request,
+                "response": {"status": status, "json": {"error": {"code": code, "message": message}}}}
+    created = item.get("created", created)
+    meta = {"id": response_id(name, created), "created": created, "model": body["model"]}
+    meta["request_id"] = body.get("request_id") or meta["id"]
+    pieces = item.get("answer", [])
+    calls = [tool_call(c, i, name) for i, c in enumerate(item.get("tool_calls", []))]
+    finish = item.get("finish_reason", "tool_calls" if calls else "stop")
+    completion = sum(count_tokens(p) for p in pieces) + sum(
+        count_tokens(c["function"]["arguments"]) + 5 for c in calls)
+    usage = chat.usage(chat.prompt_tokens(body["messages"]), completion)
+    if not body.get("stream"):
+        content = "".join(pieces) if pieces or not calls else None
+        return {"name": name, "request": request,
+                "response": {"status": 200, "json": chat.completion_body(meta, content, finish,
+                                                                         usage, calls)}}
+    events = chat.stream_events(meta, pieces, finish, usage, calls)
+    lines = [line for event in events for line in (*event, "")]
+    gap = item.get("gap_ms", 60)
+    delays = [item.get("first_gap_ms", 300)] + [gap] * (len(events) - 2) + [5]
+    return {"name": name, "request": request,
+            "response": {"status": 200, "sse": lines, "event_delays_ms": delays}}
+
+
+def cassette(spec):
+    metadata = {key: spec[key] for key in ("description", "recorded_at", "model")}
+    metadata.update({"how": HOW, "api_base": "https://open.bigmodel.cn/api/paas/v4"})
+    created = spec["created"]
+    return {"version": FORMAT_VERSION, "metadata": metadata,
+            "interactions": [interaction(item, spec["model"], created) for item in spec["interactions"]]}
+
+
+def render(spec):
+    return json.dumps(cassette(spec), ensure_ascii=False, indent=1) + "\n"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--check", action="store_true", help="only compare, write nothing")
+    args = parser.parse_args(argv)
+    stale = []
+    for spec_path in sorted(SPECS.glob("*.json")):
+        target = PACKAGE_CASSETTES / spec_path.name
+        text = render(json.loads(spec_path.read_text(encoding="utf-8")))
+        current = target.read_text(encoding="utf-8") if target.exists() else None
+        if text != current:
+            stale.append(target.name)
+            if not args.check:
+                target.write_text(text, encoding="utf-8")
+    verb = "stale" if args.check else "rewritten"
+    print(f"{len(stale)} cassette(s) {verb}" + (": " + ", ".join(stale) if stale else ""))
+    return 1 if args.check and stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
