@@ -92,18 +92,23 @@ class Handler(BaseHTTPRequestHandler):
     def send_error(self, code, message=None, explain=None):
         """Errors raised by the stdlib parser (bad request line, headers) answered as JSON."""
         self.close_connection = True
+        # Called before _dispatch, so this request has no Exchange yet.
+        self.exchange = Exchange(self.connection_number, self.command or "",
+                                 getattr(self, "path", ""), outcome="rejected")
         error = http_error(code, message or self.responses.get(code, ("Error",))[0])
         try:
-            self.send_json(error.status, error.body())
+            self.send_json(error.status, error.body(), source="error")
         except OSError:
             pass
+        self.server.owner.history.append(self.exchange)
 
     def _dispatch(self):
         self.exchange = Exchange(self.connection_number, self.command, self.path)
         try:
             path = urlsplit(self.path).path
-            route = self.server.owner.app.route(self.command, path)
+            # Read the body first: an unread body would be parsed as the next request.
             body = self.read_body()
+            route = self.server.owner.app.route(self.command, path)
             route(self, path, body)
         except APIError as error:
             self.send_json(error.status, error.body(), source="error")
@@ -119,7 +124,7 @@ class Handler(BaseHTTPRequestHandler):
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             return self._read_chunked_body()
         length = self.headers.get("Content-Length", "0").strip() or "0"
-        if not length.isdigit():
+        if not (length.isascii() and length.isdigit()):
             self.close_connection = True
             raise http_error(400, "Content-Length must be a whole number")
         if int(length) > MAX_BODY_BYTES:
@@ -324,7 +329,8 @@ class Server:
     """A running recorded GLM server; see start()."""
 
     def __init__(self, host="127.0.0.1", port=0, *, cassette_dirs=None, strict=None,
-                 api_keys=(OFFLINE_API_KEY,), clock=time.time, verbose=False, **stream_options):
+                 api_keys=(OFFLINE_API_KEY,), clock=time.time, verbose=False, app=None,
+                 **stream_options):
         self.host, self.port = host, port
         self.api_key = api_keys[0]
         self.verbose = verbose
@@ -332,12 +338,16 @@ class Server:
         self.history = deque(maxlen=10000)
         self.stream_options = {"chunking": "event", "line_ending": "lf", "charset": True,
                                "pacing": "realistic"}
-        self.stream_options.update(_env_stream_options())
+        self.configure(**_env_stream_options())  # checked like start() options
         self.configure(**stream_options)
         if strict is None:
             strict = os.environ.get("GLM_OFFLINE_STRICT", "") not in ("", "0")
-        dirs = [PACKAGE_CASSETTES, *(cassette_dirs or [])]
-        self.app = ReplayApp(self, Library.from_dirs(dirs), Authenticator(api_keys, clock), strict)
+        if app is not None:  # another app behind the same Handler, e.g. record.RecordApp
+            self.app = app(self)
+        else:
+            dirs = [PACKAGE_CASSETTES, *(cassette_dirs or [])]
+            self.app = ReplayApp(self, Library.from_dirs(dirs), Authenticator(api_keys, clock),
+                                 strict)
         self._httpd = None
         self._thread = None
         self._stopping = threading.Event()
@@ -483,6 +493,22 @@ def _env_stream_options():
     if charset:
         options["charset"] = charset not in ("0", "no", "false")
     return options
+
+
+_shared = None
+_shared_lock = threading.Lock()
+
+
+def shared_server():
+    """The server a notebook kernel uses: started on first call, the same one afterwards.
+
+    Re-running a notebook's setup cell must not start a second server.
+    """
+    global _shared
+    with _shared_lock:
+        if _shared is None or not _shared.running:
+            _shared = start()
+        return _shared
 
 
 def start(host="127.0.0.1", port=0, **options):

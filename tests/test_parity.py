@@ -1,0 +1,57 @@
+"""Each English lesson has a Chinese twin that teaches the same program.
+
+Same cells in the same order, same cell kinds, same Markdown heading levels, and code
+cells that are the same program once comments and string literals are set aside (their
+ASTs compared with every string constant blanked), so prompts and labels can be in the
+reader's language.
+"""
+
+import ast
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+EN = sorted(p.name for p in (NOTEBOOKS / "en").glob("*.ipynb"))
+ZH = sorted(p.name for p in (NOTEBOOKS / "zh").glob("*.ipynb"))
+
+
+class _BlankStrings(ast.NodeTransformer):
+    def visit_Constant(self, node):
+        return ast.Constant("") if isinstance(node.value, str) else node
+
+
+def program(source):
+    """The code's AST with string constants blanked (comments are not in the AST)."""
+    return ast.dump(_BlankStrings().visit(ast.parse(source)))
+
+
+def headings(source):
+    return [len(m.group(1)) for m in re.finditer(r"^(#{1,6}) ", source, re.MULTILINE)]
+
+
+def test_every_lesson_has_both_languages():
+    assert EN, "no English lessons found"
+    assert EN == ZH
+
+
+def test_program_ignores_strings_and_comments_but_not_code():
+    assert program('print("hello")  # say hi') == program('print("你好")  # 打招呼')
+    assert program('print(f"{n} tokens")') == program('print(f"{n} 个词元")')
+    assert program('print("hello")') != program('print("hello", end="")')
+    assert program("x = 1") != program("x = 2")
+
+
+@pytest.mark.parametrize("name", EN)
+def test_twins_match(name):
+    en = nbformat.read(NOTEBOOKS / "en" / name, as_version=4).cells
+    zh = nbformat.read(NOTEBOOKS / "zh" / name, as_version=4).cells
+    assert [c.cell_type for c in en] == [c.cell_type for c in zh], "cell kinds or count differ"
+    for index, (a, b) in enumerate(zip(en, zh)):
+        if a.cell_type == "markdown":
+            assert headings(a.source) == headings(b.source), f"cell {index}: heading levels differ"
+        elif a.cell_type == "code":
+            assert program(a.source) == program(b.source), f"cell {index}: code differs"
+            assert a.metadata.get("tags") == b.metadata.get("tags"), f"cell {index}: tags differ"
