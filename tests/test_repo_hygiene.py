@@ -52,3 +52,12 @@ def test_secret_scan_recognises_what_it_looks_for():
     assert REAL_KEY.search(f"key = '{fake_key}'")
     foreign = jwt.encode({"api_key": "x"}, "another-secret-that-is-32-bytes-long!", algorithm="HS256")
     assert JWT.search(foreign)
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    commands = re.findall(r"```bash\n(.+?)\n```", readme)
+    assert len(commands) >= 2 and "jupyter lab notebooks" in commands[0]
+    assert commands[1] in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert commands[:2] == re.findall(r"```bash\n(.+?)\n```",
+                                      (ROOT / "README_zh.md").read_text(encoding="utf-8"))[:2]

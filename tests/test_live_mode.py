@@ -1,0 +1,52 @@
+"""A lesson run the way a workshop room or a live key runs it: ZHIPUAI_API_KEY and
+ZHIPUAI_BASE_URL set, pointing at a separately started `python -m glm_offline serve`.
+
+The outputs must be the stored (offline) ones, except the first line, which must say
+that live mode is on.
+"""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parent.parent
+LESSON = ROOT / "notebooks" / "en" / "01-keys-and-tokens.ipynb"
+
+
+@pytest.fixture
+def served():
+    process = subprocess.Popen([sys.executable, "-m", "glm_offline", "serve", "--port", "0"],
+                               stdout=subprocess.PIPE, text=True)
+    variables = {}
+    for line in process.stdout:
+        match = re.match(r"\s*(ZHIPUAI_\w+)=(\S+)", line)
+        if match:
+            variables[match.group(1)] = match.group(2)
+        if len(variables) == 2:
+            break
+    yield variables
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def texts(cells):
+    return [[o.get("text", o.get("data", {}).get("text/plain", "")) for o in c.outputs]
+            for c in cells if c.cell_type == "code"]
+
+
+def test_lesson_against_a_separately_started_server(served, monkeypatch):
+    for name, value in served.items():
+        monkeypatch.setenv(name, value)
+    stored = nbformat.read(LESSON, as_version=4)
+    ran = nbformat.read(LESSON, as_version=4)
+    NotebookClient(ran, timeout=60, kernel_name="python3", record_timing=False,
+                   resources={"metadata": {"path": str(LESSON.parent)}}).execute()
+    port = served["ZHIPUAI_BASE_URL"].split(":")[2].split("/")[0]
+    live, offline = texts(ran.cells), texts(stored.cells)
+    assert live[0] == [f"Mode: live, requests go to 127.0.0.1:{port}\n"]
+    assert live[1:] == offline[1:]
