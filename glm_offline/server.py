@@ -55,6 +55,9 @@ class Exchange:
 
 
 class _HTTPServer(ThreadingHTTPServer):
+    # socketserver listens with a backlog of 5: a room of clients connecting at once
+    # would overflow it and wait a 1 s SYN retry (or be reset). The kernel caps this.
+    request_queue_size = socket.SOMAXCONN
     daemon_threads = True
     block_on_close = False
     allow_reuse_address = True
