@@ -2,17 +2,15 @@
 
 import argparse
 import json
-import signal
 import socket
 import sys
-import threading
 import urllib.error
 import urllib.request
 
 from .auth import OFFLINE_API_KEY
 from .cassettes import CassetteError
 from .faults import KINDS
-from .server import ADMIN_PREFIX, STREAM_OPTIONS, start
+from .server import ADMIN_PREFIX, STREAM_OPTIONS, start, wait_for_interrupt
 
 DESCRIPTION = """\
 The recorded GLM server: an offline stand-in for https://open.bigmodel.cn/api/paas/v4.
@@ -26,18 +24,6 @@ Attendees set two environment variables and run the lessons unchanged:
   ZHIPUAI_BASE_URL=http://<this machine>:<port>/api/paas/v4
   ZHIPUAI_API_KEY=<the offline key printed by `serve`>
 """
-
-
-def _wait_for_ctrl_c(server, label):
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
-        while not stop.wait(0.5):
-            pass
-    except KeyboardInterrupt:
-        pass
-    server.stop()
-    print(f"{label} stopped.", flush=True)
 
 
 def cmd_serve(args):
@@ -58,7 +44,9 @@ def cmd_serve(args):
     print(f"  ZHIPUAI_BASE_URL={server.base_url}")
     print(f"  ZHIPUAI_API_KEY={server.api_key}")
     print("Press Ctrl-C to stop.", flush=True)
-    _wait_for_ctrl_c(server, "Recorded GLM server")
+    wait_for_interrupt()
+    server.stop()
+    print("Recorded GLM server stopped.", flush=True)
     return 0
 
 

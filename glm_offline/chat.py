@@ -83,7 +83,8 @@ def _text_of(message):
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return " ".join(p.get("text", "") for p in content if isinstance(p, dict))
+        return " ".join(p["text"] for p in content if isinstance(p, dict)
+                        and isinstance(p.get("text"), str))
     return ""
 
 
@@ -97,7 +98,8 @@ def _example_arguments(function):
     properties = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
     examples = {"string": "example", "number": 0, "integer": 0, "boolean": False}
     args = {}
-    for name in schema.get("required") or []:
+    required = schema.get("required") if isinstance(schema.get("required"), list) else []
+    for name in (n for n in required if isinstance(n, str)):
         spec = properties.get(name) if isinstance(properties.get(name), dict) else {}
         enum = spec.get("enum")
         args[name] = enum[0] if isinstance(enum, list) and enum else examples.get(spec.get("type"))

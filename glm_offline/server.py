@@ -10,6 +10,7 @@ import itertools
 import json
 import os
 import random
+import signal
 import socket
 import threading
 import time
@@ -71,6 +72,9 @@ class Handler(BaseHTTPRequestHandler):
     """Parses and frames HTTP; what to answer is decided by the server's app."""
 
     protocol_version = "HTTP/1.1"
+    # Used until a request line is parsed: errors about a bad line then still get a status
+    # line and headers (the stdlib default, HTTP/0.9, sends the bare body).
+    default_request_version = "HTTP/1.0"
     timeout = REQUEST_TIMEOUT_SECONDS
 
     def version_string(self):
@@ -496,6 +500,17 @@ def _env_stream_options():
     if charset:
         options["charset"] = charset not in ("0", "no", "false")
     return options
+
+
+def wait_for_interrupt():
+    """Block until Ctrl-C or SIGTERM, for the command line's long-running servers."""
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
 
 
 _shared = None

@@ -19,15 +19,29 @@ MODELS = frozenset({
 })
 ROLES = frozenset({"system", "user", "assistant", "tool"})
 MAX_TOKENS_LIMIT = 131072
+MAX_NESTING = 100  # deeper bodies would overflow the recursive matching code
+
+
+def _nesting(value):
+    """How deeply lists and objects nest in a parsed body (iterative: no recursion limit)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, depth)
+            stack.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return deepest
 
 
 def parse_body(raw):
     """Bytes of the request body to a JSON object, or APIError 1210."""
     try:
         body = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+        # "\ud800" is valid JSON but a lone surrogate cannot be sent back as UTF-8.
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except (ValueError, RecursionError):  # UnicodeError is a ValueError
         raise api_error("1210") from None
-    if not isinstance(body, dict):
+    if not isinstance(body, dict) or _nesting(body) > MAX_NESTING:
         raise api_error("1210")
     return body
 
@@ -74,6 +88,9 @@ def _check_message(index, message):
 
 
 def _check_tools(body):
+    choice = body.get("tool_choice")
+    if choice is not None and choice != "auto":
+        raise api_error("1214", field="tool_choice")
     tools = body.get("tools")
     if tools is None:
         return
@@ -89,9 +106,6 @@ def _check_tools(body):
             if not isinstance(name, str) or not 1 <= len(name) <= 64 or not all(
                     c.isascii() and (c.isalnum() or c in "_-") for c in name):
                 raise api_error("1214", field=f"tools[{index}].function.name")
-    choice = body.get("tool_choice")
-    if choice is not None and choice != "auto":
-        raise api_error("1214", field="tool_choice")
 
 
 def validate_chat(body):

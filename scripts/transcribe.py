@@ -50,8 +50,11 @@ def interaction(item, model, created):
     pieces = item.get("answer", [])
     calls = [tool_call(c, i, name) for i, c in enumerate(item.get("tool_calls", []))]
     finish = item.get("finish_reason", "tool_calls" if calls else "stop")
-    completion = sum(count_tokens(p) for p in pieces) + sum(
-        count_tokens(c["function"]["arguments"]) + 5 for c in calls)
+    # One piece is one token, as in the stream (one delta per token), so a reply cut by
+    # max_tokens has exactly max_tokens pieces and completion_tokens.
+    completion = len(pieces) + sum(count_tokens(c["function"]["arguments"]) + 5 for c in calls)
+    if finish == "length" and len(pieces) != body.get("max_tokens"):
+        raise SystemExit(f"{name}: finish_reason 'length' needs exactly max_tokens pieces")
     usage = chat.usage(chat.prompt_tokens(body["messages"]), completion)
     if not body.get("stream"):
         content = "".join(pieces) if pieces or not calls else None

@@ -1,0 +1,375 @@
+"""Record mode: a local proxy in front of the real GLM API that writes what it sees as a cassette.
+
+    python -m glm_offline record --output my-lesson.json
+    # then run the lessons with ZHIPUAI_BASE_URL=<the printed url> and your own ZHIPUAI_API_KEY
+
+Every request under /api/paas/v4/ is forwarded to the upstream with the caller's own
+Authorization header, and the reply is streamed back as it arrives (SSE chunk by chunk).
+Each exchange is appended to the cassette (format version 1, see cassettes.py) and the file
+is rewritten atomically, so stopping at any moment loses nothing. No header is ever written
+to disk: not Authorization, not any key or token.
+"""
+
+import json
+import os
+import re
+import socket
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import requests
+import urllib3
+
+from .cassettes import FORMAT_VERSION, CassetteError, load_file
+from .server import API_PREFIX, Server, wait_for_interrupt
+from .wire import http_error
+
+DEFAULT_UPSTREAM = "https://open.bigmodel.cn/api/paas/v4"
+FORWARDED_HEADERS = ("Authorization", "Content-Type", "Accept", "User-Agent")
+PASSED_BACK_HEADERS = ("Retry-After",)
+CONNECT_TIMEOUT_SECONDS = 10
+READ_SIZE = 64 * 1024
+UPSTREAM_READ_ERRORS = (requests.RequestException, urllib3.exceptions.HTTPError, OSError)
+_NEWLINE = re.compile(rb"\r\n|\r|\n")
+
+
+class SSERecorder:
+    """Stream bytes -> raw SSE lines (split on CR, LF, CRLF), and the gap before each event.
+
+    A gap is measured from the previous event's end (the first from the request start) to the
+    blank line that ends the event, in milliseconds, as the replayer's event_delays_ms expects.
+    """
+
+    def __init__(self, started):
+        self.lines = []
+        self.delays_ms = []
+        self._pending = b""
+        self._last = started
+        self._in_event = False
+
+    def feed(self, data, now):
+        buffer = self._pending + data
+        start = 0
+        for match in _NEWLINE.finditer(buffer):
+            if match.group() == b"\r" and match.end() == len(buffer):
+                break  # maybe the first half of a CRLF split across chunks
+            self._line(buffer[start:match.start()], now)
+            start = match.end()
+        self._pending = buffer[start:]
+
+    def close(self, now):
+        if self._pending:
+            self._line(self._pending.rstrip(b"\r"), now)
+            self._pending = b""
+        if self._in_event:
+            self._end_event(now)
+
+    def _line(self, raw, now):
+        line = raw.decode("utf-8", errors="replace")  # per complete line, never per chunk
+        self.lines.append(line)
+        if line:
+            self._in_event = True
+        elif self._in_event:
+            self._end_event(now)
+
+    def _end_event(self, now):
+        self.delays_ms.append(round((now - self._last) * 1000))
+        self._last = now
+        self._in_event = False
+
+
+class CassetteFile:
+    """The --output cassette: checked before recording starts, rewritten after each exchange."""
+
+    def __init__(self, path, upstream):
+        self.path = Path(path)
+        self.upstream = upstream
+        self.how = f"recorded: captured from {upstream} with `python -m glm_offline record`"
+        self.lock = threading.Lock()
+        self.closed = False
+        if not self.path.parent.is_dir():
+            raise CassetteError(f"{self.path}: folder {self.path.parent} does not exist")
+        if not os.access(self.path.parent, os.W_OK):
+            raise CassetteError(f"{self.path}: folder {self.path.parent} is not writable")
+        self.recorded = len(self._read()["interactions"])
+
+    def _read(self):
+        if not self.path.exists():
+            return {"version": FORMAT_VERSION, "metadata": {}, "interactions": []}
+        if not self.path.is_file():
+            raise CassetteError(f"{self.path}: not a file")
+        load_file(self.path)  # raises CassetteError for anything the replayer could not load
+        return json.loads(self.path.read_text(encoding="utf-8"))
+
+    def add(self, method, path, body, response):
+        """Append one exchange and rewrite the file; return the interaction's name."""
+        with self.lock:
+            if self.closed:
+                return None
+            data = self._read()
+            names = {item["name"] for item in data["interactions"]}
+            number = len(data["interactions"]) + 1
+            name = interaction_name(self.path.stem, number, body)
+            while name in names:
+                number += 1
+                name = interaction_name(self.path.stem, number, body)
+            data["interactions"].append({"name": name,
+                                         "request": {"method": method, "path": path, "body": body},
+                                         "response": response})
+            data["metadata"] = self._metadata(data["metadata"], body)
+            self._write(data)
+            self.recorded = len(data["interactions"])
+        return name
+
+    def close(self):
+        """Refuse further writes (exchanges still in flight at shutdown are not recorded)."""
+        with self.lock:
+            self.closed = True
+
+    def _metadata(self, old, body):
+        metadata = dict(old)
+        metadata["recorded_at"] = datetime.now(timezone.utc).date().isoformat()
+        models = [m.strip() for m in str(old.get("model", "")).split(",") if m.strip()]
+        model = body.get("model") if isinstance(body, dict) else None
+        if isinstance(model, str) and model and model not in models:
+            models.append(model)
+        if models:
+            metadata["model"] = ", ".join(models)
+        if not old.get("how"):
+            metadata["how"] = self.how
+        elif self.how not in old["how"]:
+            metadata["how"] = f"{old['how']} Later interactions {self.how}"
+        metadata.setdefault("api_base", self.upstream)
+        return metadata
+
+    def _write(self, data):
+        text = json.dumps(data, ensure_ascii=False, indent=1) + "\n"
+        mode = self.path.stat().st_mode & 0o777 if self.path.exists() else 0o644
+        fd, temp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp",
+                                    dir=self.path.parent)
+        replaced = False
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as file:
+                file.write(text)
+                file.flush()
+                os.fsync(file.fileno())
+            os.chmod(temp, mode)
+            os.replace(temp, self.path)
+            replaced = True
+        finally:
+            if not replaced:
+                Path(temp).unlink(missing_ok=True)
+
+
+def interaction_name(stem, number, body):
+    """e.g. 'lesson-02-003-what-is-a-token-stream': file, counter, first user message."""
+    words = re.findall(r"\w+", _first_user_text(body).lower())
+    slug = ""
+    for word in words:
+        if len(slug) + len(word) + 1 > 40:
+            break
+        slug = f"{slug}-{word}" if slug else word
+    slug = slug or (words[0][:40] if words else "request")
+    stream = "-stream" if isinstance(body, dict) and body.get("stream") is True else ""
+    return f"{stem}-{number:03d}-{slug}{stream}"
+
+
+def _first_user_text(body):
+    messages = body.get("messages") if isinstance(body, dict) else None
+    for message in messages if isinstance(messages, list) else []:
+        if isinstance(message, dict) and message.get("role") == "user":
+            content = message.get("content")
+            if isinstance(content, list):
+                content = " ".join(part.get("text", "") for part in content
+                                   if isinstance(part, dict))
+            return content if isinstance(content, str) else ""
+    return ""
+
+
+def _live_chunks(response):
+    """The decoded body as it arrives: whatever the socket has, never waiting for a full buffer."""
+    read1 = getattr(response.raw, "read1", None)
+    if read1 is None:  # urllib3 1.x: iter_content(None) yields each HTTP chunk as it arrives
+        yield from response.iter_content(chunk_size=None)
+        return
+    while True:
+        data = read1(READ_SIZE, decode_content=True)
+        if not data:
+            return
+        yield data
+
+
+def _send_bytes(handler, status, content_type, data, headers=()):
+    handler.exchange.status = status
+    handler.send_response(status)
+    if content_type:
+        handler.send_header("Content-Type", content_type)
+    handler.send_header("Content-Length", str(len(data)))
+    for name, value in headers:
+        handler.send_header(name, value)
+    if handler.close_connection:
+        handler.send_header("Connection", "close")
+    handler.end_headers()
+    if handler.command != "HEAD":
+        handler.wfile.write(data)
+
+
+def _say(message):
+    print(message, flush=True)
+
+
+class RecordApp:
+    """Forwards /api/paas/v4/... to the upstream, streams the reply back, records it."""
+
+    def __init__(self, owner, upstream, cassette, timeout_seconds):
+        self.owner = owner
+        self.upstream = upstream
+        self.cassette = cassette
+        self.timeout = (CONNECT_TIMEOUT_SECONDS, timeout_seconds)
+        self.session = requests.Session()
+
+    def route(self, method, path):
+        if path.startswith(API_PREFIX + "/"):
+            return self.forward
+        raise http_error(404, f"the recording proxy only forwards {API_PREFIX}/...; not {path}")
+
+    def forward(self, handler, path, raw):
+        parts = urlsplit(handler.path)
+        url = self.upstream + parts.path[len(API_PREFIX):]
+        if parts.query:
+            url += f"?{parts.query}"
+        headers = {name: handler.headers[name] for name in FORWARDED_HEADERS
+                   if handler.headers[name]}
+        handler.exchange.source = "upstream"
+        started = time.monotonic()
+        try:
+            upstream = self.session.request(handler.command, url, data=raw or None,
+                                            headers=headers, stream=True, timeout=self.timeout,
+                                            allow_redirects=False)
+        except requests.Timeout as exc:
+            if not isinstance(exc, requests.ConnectionError):  # a read timeout, not ConnectTimeout
+                raise http_error(504, f"upstream {self.upstream} did not answer in time") from None
+            raise self._unreachable(exc) from None
+        except requests.RequestException as exc:
+            raise self._unreachable(exc) from None
+
+        def record(response):  # called before the client sees the end of the reply
+            self._record(handler.command, parts.path, raw, response)
+
+        with upstream:
+            content_type = upstream.headers.get("Content-Type", "")
+            passed = [(name, upstream.headers[name]) for name in PASSED_BACK_HEADERS
+                      if name in upstream.headers]
+            if "text/event-stream" in content_type.lower():
+                self._relay_stream(handler, upstream, content_type, passed, started, record)
+            else:
+                self._relay_whole(handler, upstream, content_type, passed, record)
+
+    def _unreachable(self, exc):
+        reason = str(exc)
+        reason = reason if len(reason) <= 300 else reason[:297] + "..."
+        return http_error(502, f"recording proxy: upstream {self.upstream} cannot be reached "
+                          f"({type(exc).__name__}: {reason})")
+
+    def _relay_whole(self, handler, upstream, content_type, passed, record):
+        try:
+            data = upstream.content  # decoded: gzip/deflate bodies are stored readable
+        except requests.RequestException as exc:
+            raise self._unreachable(exc) from None
+        try:
+            parsed = json.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            _say(f"not recorded: {handler.command} {handler.path} answered {upstream.status_code} "
+                 f"{content_type or 'without a content type'}, not JSON")
+        else:
+            record({"status": upstream.status_code, "json": parsed})
+        _send_bytes(handler, upstream.status_code, content_type, data, passed)
+
+    def _relay_stream(self, handler, upstream, content_type, passed, started, record):
+        handler.start_chunked(upstream.status_code, content_type, passed)
+        recorder = SSERecorder(started)
+        chunks = _live_chunks(upstream)
+        while True:
+            try:
+                data = next(chunks, b"")
+            except UPSTREAM_READ_ERRORS as exc:
+                _say(f"not recorded: the upstream stream broke off ({type(exc).__name__})")
+                handler.exchange.outcome = "upstream_failed"
+                return handler.abort()
+            if not data:
+                break
+            recorder.feed(data, time.monotonic())
+            try:
+                handler.write_chunk(data)
+            except (ConnectionError, socket.timeout):
+                _say(f"not recorded: the client left {handler.path} before the stream ended")
+                raise
+            handler.exchange.events_sent = len(recorder.delays_ms)
+        recorder.close(time.monotonic())
+        record({"status": upstream.status_code, "sse": recorder.lines,
+                "event_delays_ms": recorder.delays_ms})
+        handler.end_chunked()
+
+    def _record(self, method, path, raw, response):
+        try:
+            body = json.loads(raw.decode("utf-8")) if raw else None
+        except (UnicodeDecodeError, ValueError):
+            _say(f"not recorded: the {method} {path} request body is not JSON")
+            return
+        try:
+            name = self.cassette.add(method, path, body, response)
+        except (OSError, CassetteError) as exc:
+            _say(f"NOT RECORDED, cannot write {self.cassette.path}: {exc}")
+            return
+        if name:
+            kind = "json" if "json" in response else f"{len(response['event_delays_ms'])} events"
+            _say(f"recorded {name} ({response['status']}, {kind})")
+
+
+def start_recorder(upstream=DEFAULT_UPSTREAM, output="recording.json", host="127.0.0.1", port=0,
+                   timeout_seconds=300, verbose=False):
+    """Start the recording proxy in a background thread; return the running Server.
+
+    Raises CassetteError when the output cannot be recorded into (the file is left as it is),
+    ValueError for a bad upstream URL, OSError when the port cannot be opened.
+    """
+    upstream = upstream.rstrip("/")
+    if urlsplit(upstream).scheme not in ("http", "https") or not urlsplit(upstream).netloc:
+        raise ValueError(f"--upstream must be an http(s) URL like {DEFAULT_UPSTREAM}, "
+                         f"not {upstream!r}")
+    cassette = CassetteFile(output, upstream)
+    server = Server(host, port, verbose=verbose,
+                    app=lambda owner: RecordApp(owner, upstream, cassette, timeout_seconds))
+    return server.start()
+
+
+def run_recorder(args):
+    """`python -m glm_offline record`: run until Ctrl-C or SIGTERM; 0 when stopped, 2 on errors."""
+    try:
+        server = start_recorder(args.upstream, args.output, args.host, args.port, args.timeout)
+    except CassetteError as exc:
+        print(f"error: refusing to record into this file, and it was not changed: {exc}\n"
+              "Choose a new --output file, or fix or move this one.", file=sys.stderr)
+        return 2
+    except (ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    cassette = server.app.cassette
+    print(f"Recording proxy listening on {args.host}:{server.port}, forwarding to "
+          f"{server.app.upstream}")
+    print(f"  every exchange is added to {cassette.path} ({cassette.recorded} there now)")
+    print("Run the lessons with:")
+    print(f"  ZHIPUAI_BASE_URL={server.base_url}")
+    print("  and use your own ZHIPUAI_API_KEY (passed through, never written to disk)")
+    print("Press Ctrl-C to stop.", flush=True)
+    wait_for_interrupt()
+    server.stop()
+    cassette.close()
+    print(f"Recording proxy stopped; {cassette.path} holds {cassette.recorded} interactions.",
+          flush=True)
+    return 0

@@ -1,0 +1,329 @@
+"""Record mode: the proxy in front of an upstream, and the cassette it writes.
+
+The upstream is a real local server: glm_offline itself (it speaks the GLM wire format) or,
+for gzip, a tiny http.server. Only 127.0.0.1 is ever contacted.
+"""
+
+import gzip
+import json
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import SimpleNamespace
+
+import jwt
+import pytest
+import requests
+
+import glm_offline
+from glm_offline.cassettes import CassetteError, load_file
+from glm_offline.record import SSERecorder, run_recorder, start_recorder
+
+KEY = glm_offline.OFFLINE_API_KEY
+KEY_ID, KEY_SECRET = glm_offline.split_key(KEY)
+MODEL = "glm-4-flash-250414"
+CHAT = "/chat/completions"
+
+
+def auth(credential=KEY):
+    return {"Authorization": f"Bearer {credential}"}
+
+
+def ask(text, stream=False):
+    body = {"model": MODEL, "messages": [{"role": "user", "content": text}]}
+    if stream:
+        body["stream"] = True
+    return body
+
+
+def post(base_url, body, headers=None, **kwargs):
+    return requests.post(base_url + CHAT, json=body, headers=auth() if headers is None else headers,
+                         timeout=10, **kwargs)
+
+
+def read_cassette(path):
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+SLOW_STREAM = ask("Count to two, slowly.", stream=True)
+SLOW_CASSETTE = {
+    "version": 1,
+    "metadata": {"how": "test fixture"},
+    "interactions": [{
+        "name": "test-record-slow-stream",
+        "request": {"method": "POST", "path": "/api/paas/v4/chat/completions", "body": SLOW_STREAM},
+        "response": {"status": 200,
+                     "sse": ['data: {"n":1}', "", 'data: {"n":2}', "", "data: [DONE]", ""],
+                     "event_delays_ms": [300, 400, 5]},
+    }],
+}
+
+
+@pytest.fixture
+def upstream(tmp_path):
+    """glm_offline as the 'real' API: instant streams, plus one slow recorded stream."""
+    folder = tmp_path / "upstream"
+    folder.mkdir()
+    (folder / "slow.json").write_text(json.dumps(SLOW_CASSETTE), encoding="utf-8")
+    with glm_offline.start(pacing="instant", cassette_dirs=[folder]) as running:
+        yield running
+
+
+@pytest.fixture
+def output(tmp_path):
+    folder = tmp_path / "recorded"
+    folder.mkdir()
+    return folder / "rec.json"
+
+
+@pytest.fixture
+def proxy(upstream, output):
+    server = start_recorder(upstream.base_url, output)
+    yield server
+    server.stop()
+
+
+def test_json_reply_reaches_the_client_byte_for_byte_and_is_recorded(upstream, proxy, output):
+    body = ask("What is a token?")
+    direct, via = post(upstream.base_url, body), post(proxy.base_url, body)
+    assert (via.status_code, via.content) == (direct.status_code, direct.content)
+    assert via.headers["Content-Type"] == direct.headers["Content-Type"]
+    [interaction] = read_cassette(output)["interactions"]
+    assert interaction["name"] == "rec-001-what-is-a-token"
+    assert interaction["request"] == {"method": "POST", "path": "/api/paas/v4/chat/completions",
+                                      "body": body}
+    assert interaction["response"] == {"status": 200, "json": direct.json()}
+
+
+def test_metadata_says_when_how_and_from_where(upstream, proxy, output):
+    post(proxy.base_url, ask("Hi"))
+    metadata = read_cassette(output)["metadata"]
+    assert metadata["recorded_at"] == datetime.now(timezone.utc).date().isoformat()
+    assert metadata["model"] == MODEL
+    assert metadata["how"] == (f"recorded: captured from {upstream.base_url} "
+                               "with `python -m glm_offline record`")
+    assert metadata["api_base"] == upstream.base_url
+
+
+def test_stream_reaches_the_client_byte_for_byte_and_is_stored_as_raw_lines(upstream, proxy,
+                                                                              output):
+    body = ask("Stream a greeting.", stream=True)
+    direct, via = post(upstream.base_url, body), post(proxy.base_url, body)
+    assert via.headers["Content-Type"] == direct.headers["Content-Type"]
+    assert via.headers["Transfer-Encoding"] == "chunked"
+    assert via.content == direct.content
+    response = read_cassette(output)["interactions"][0]["response"]
+    assert "\n".join(response["sse"]) + "\n" == direct.content.decode("utf-8")
+    assert len(response["event_delays_ms"]) == direct.content.count(b"\n\n")
+
+
+def test_stream_reaches_the_client_as_it_arrives_not_buffered(upstream, proxy, output):
+    upstream.configure(pacing="realistic")  # events after 300 ms, 400 ms more, 5 ms more
+    started = time.monotonic()
+    arrivals = []
+    with post(proxy.base_url, SLOW_STREAM, stream=True) as response:
+        for chunk in response.iter_content(chunk_size=None):
+            arrivals.append((time.monotonic() - started, chunk))
+    first_at, ended_at = arrivals[0][0], arrivals[-1][0]
+    assert arrivals[0][1] == b'data: {"n":1}\n\n'
+    assert ended_at - first_at > 0.3, arrivals
+    delays = read_cassette(output)["interactions"][0]["response"]["event_delays_ms"]
+    assert len(delays) == 3
+    assert delays[0] >= 250 and delays[1] >= 350, delays
+
+
+def test_recordings_replay_identically_in_strict_mode(upstream, proxy, output):
+    asked = [ask("Name a colour."), ask("Name a colour.", stream=True), ask("你好", stream=True)]
+    direct = [post(upstream.base_url, body).content for body in asked]
+    for body in asked:
+        post(proxy.base_url, body)
+    proxy.stop()
+    names = [item["name"] for item in read_cassette(output)["interactions"]]
+    with glm_offline.start(cassette_dirs=[output.parent], strict=True, pacing="instant") as replay:
+        assert [post(replay.base_url, body).content for body in asked] == direct
+        assert [exchange.source for exchange in replay.history] == [f"recorded:{n}" for n in names]
+    assert names == ["rec-001-name-a-colour", "rec-002-name-a-colour-stream",
+                     "rec-003-你好-stream"]
+
+
+def test_cassette_never_holds_the_key_a_token_or_the_authorization_header(proxy, output):
+    now_ms = int(time.time() * 1000)
+    token = jwt.encode({"api_key": KEY_ID, "exp": now_ms + 60_000, "timestamp": now_ms},
+                       KEY_SECRET, algorithm="HS256", headers={"sign_type": "SIGN"})
+    for headers in (auth(KEY), auth(token), {"Authorization": KEY}):
+        assert post(proxy.base_url, ask("Keep a secret?"), headers=headers).status_code == 200
+    text = output.read_text(encoding="utf-8")
+    assert len(read_cassette(output)["interactions"]) == 3
+    for secret in (KEY, KEY_SECRET, token, token.split(".")[2], "Bearer"):
+        assert secret not in text
+    assert "authorization" not in text.lower()
+
+
+def test_error_replies_pass_through_and_are_recorded(upstream, proxy, output):
+    wrong = post(proxy.base_url, ask("Hi"), headers=auth("someone.elses-wrong-secret"))
+    upstream.inject("rate_limit", retry_after=3)
+    limited = post(proxy.base_url, ask("Hi"))
+    assert (wrong.status_code, wrong.json()["error"]["code"]) == (401, "1000")
+    assert (limited.status_code, limited.headers["Retry-After"]) == (429, "3")
+    responses = [item["response"] for item in read_cassette(output)["interactions"]]
+    assert responses == [{"status": 401, "json": wrong.json()},
+                         {"status": 429, "json": limited.json()}]
+    assert "elses-wrong-secret" not in output.read_text(encoding="utf-8")
+
+
+class GzipUpstream(BaseHTTPRequestHandler):
+    """Answers every POST with a gzip-compressed JSON body; remembers the headers it got."""
+
+    protocol_version = "HTTP/1.1"
+    reply = {"choices": [{"message": {"role": "assistant", "content": "压缩过的回答"}}]}
+    seen = []
+
+    def do_POST(self):  # noqa: N802 (stdlib name)
+        self.rfile.read(int(self.headers["Content-Length"]))
+        GzipUpstream.seen.append(dict(self.headers))
+        data = gzip.compress(json.dumps(self.reply, ensure_ascii=False).encode("utf-8"))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json; charset=UTF-8")
+        self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format, *args):  # noqa: A002 (stdlib signature)
+        pass
+
+
+@pytest.fixture
+def gzip_upstream():
+    GzipUpstream.seen = []
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), GzipUpstream)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/api/paas/v4"
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join()
+
+
+def test_compressed_upstream_body_is_stored_decoded_and_the_key_is_passed_on(gzip_upstream,
+                                                                               output):
+    with start_recorder(gzip_upstream, output) as proxy:
+        response = post(proxy.base_url, ask("Compress this."))
+    assert response.json() == GzipUpstream.reply
+    assert "Content-Encoding" not in response.headers
+    assert GzipUpstream.seen[0]["Authorization"] == f"Bearer {KEY}"
+    assert read_cassette(output)["interactions"][0]["response"]["json"] == GzipUpstream.reply
+    assert "压缩过的回答" in output.read_text(encoding="utf-8")
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_unreachable_upstream_gives_a_502_in_glm_shape_and_records_nothing(output):
+    with start_recorder(f"http://127.0.0.1:{free_port()}/api/paas/v4", output) as proxy:
+        response = post(proxy.base_url, ask("Anyone there?"))
+    assert response.status_code == 502
+    assert response.json()["error"]["code"] == "502"
+    assert "cannot be reached" in response.json()["error"]["message"]
+    assert not output.exists()
+
+
+def test_paths_outside_the_api_are_not_forwarded(proxy, output):
+    response = requests.get(proxy.base_url.replace("/api/paas/v4", "/other"), timeout=10)
+    assert (response.status_code, response.json()["error"]["code"]) == (404, "404")
+    assert not output.exists()
+
+
+def test_a_second_session_appends_to_the_same_cassette(upstream, output):
+    for text in ("First question.", "Second question."):
+        with start_recorder(upstream.base_url, output) as proxy:
+            post(proxy.base_url, ask(text))
+    names = [item.name for item in load_file(output)[1]]
+    assert names == ["rec-001-first-question", "rec-002-second-question"]
+
+
+def test_appending_to_a_transcribed_cassette_keeps_it_and_says_so(upstream, output):
+    output.write_text(json.dumps(SLOW_CASSETTE), encoding="utf-8")
+    with start_recorder(upstream.base_url, output) as proxy:
+        post(proxy.base_url, ask("Anything new?"))
+    data = read_cassette(output)
+    assert data["interactions"][0] == SLOW_CASSETTE["interactions"][0]
+    assert len(data["interactions"]) == 2
+    assert data["metadata"]["how"].startswith("test fixture Later interactions recorded: ")
+
+
+@pytest.mark.parametrize("content", [b"", b"{not json", b"[]", b'{"version": 2}',
+                                     b'{"version": 1, "metadata": {}, "interactions": [{}]}'])
+def test_an_existing_file_that_is_not_a_cassette_is_refused_and_left_alone(output, content,
+                                                                            capsys):
+    output.write_bytes(content)
+    with pytest.raises(CassetteError):
+        start_recorder("http://127.0.0.1:9/api/paas/v4", output)
+    args = SimpleNamespace(upstream="http://127.0.0.1:9/api/paas/v4", output=str(output),
+                           host="127.0.0.1", port=0, timeout=5)
+    assert run_recorder(args) == 2
+    assert "refusing to record into this file" in capsys.readouterr().err
+    assert output.read_bytes() == content
+    assert [p.name for p in output.parent.iterdir()] == ["rec.json"]
+
+
+def test_a_port_in_use_is_reported_with_exit_code_2(output, capsys):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        args = SimpleNamespace(upstream="http://127.0.0.1:9/api/paas/v4", output=str(output),
+                               host="127.0.0.1", port=taken.getsockname()[1], timeout=5)
+        assert run_recorder(args) == 2
+    assert "cannot listen on" in capsys.readouterr().err
+    assert not output.exists()
+
+
+WIRE = 'data: {"a":"你好"}\r\n\r\n: comment\n\ndata: one\rdata: two\r\r'.encode("utf-8")
+
+
+@pytest.mark.parametrize("split", range(len(WIRE) + 1))
+def test_sse_lines_are_the_same_at_every_split_point(split):
+    recorder = SSERecorder(started=0.0)
+    recorder.feed(WIRE[:split], now=0.1)
+    recorder.feed(WIRE[split:], now=0.2)
+    recorder.close(now=0.3)
+    assert recorder.lines == ['data: {"a":"你好"}', "", ": comment", "", "data: one", "data: two",
+                              ""]
+    assert len(recorder.delays_ms) == 3
+
+
+def test_an_unterminated_last_event_still_gets_a_delay():
+    recorder = SSERecorder(started=0.0)
+    recorder.feed(b"data: 1\n\ndata: 2", now=0.25)
+    recorder.close(now=0.5)
+    assert (recorder.lines, recorder.delays_ms) == (["data: 1", "", "data: 2"], [250, 250])
+
+
+def test_the_command_line_records_one_exchange_and_stops_cleanly_on_ctrl_c(upstream, output):
+    command = [sys.executable, "-m", "glm_offline", "record", "--output", str(output),
+               "--upstream", upstream.base_url, "--port", "0"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               encoding="utf-8")
+    lines = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout],
+                     daemon=True).start()
+    printed = []
+    while not printed or not printed[-1].startswith("Press Ctrl-C"):
+        printed.append(lines.get(timeout=10).strip())
+    base_url = next(line for line in printed if "ZHIPUAI_BASE_URL=" in line).split("=", 1)[1]
+    assert any("use your own ZHIPUAI_API_KEY" in line for line in printed)
+    assert post(base_url, ask("From the command line.")).status_code == 200
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=10) == 0
+    stderr = process.stderr.read()
+    assert "Traceback" not in stderr, stderr
+    assert [item.name for item in load_file(output)[1]] == ["rec-001-from-the-command-line"]
