@@ -134,6 +134,11 @@ def load_file(path):
         if not isinstance(status, int) or ("json" in response) == ("sse" in response):
             raise CassetteError(f"{where} ({interaction.name}): response needs an int status "
                                 "and exactly one of \"json\" or \"sse\"")
+        sse, delays = response.get("sse"), response.get("event_delays_ms")
+        if isinstance(sse, list) and delays and len(delays) != len(sse_lines_to_events(sse)):
+            # The replayer zips events with delays: a short list would drop events silently.
+            raise CassetteError(f"{where} ({interaction.name}): event_delays_ms needs one delay "
+                                "per SSE event")
         interactions.append(interaction)
     return data["metadata"], interactions
 

@@ -25,8 +25,8 @@ from .auth import OFFLINE_API_KEY, Authenticator
 from .cassettes import PACKAGE_CASSETTES, Library
 from .faults import FaultQueue
 from .validation import parse_body, validate_chat
-from .wire import (ERRORS, JSON_CONTENT_TYPE, SSE_CONTENT_TYPE, SSE_CONTENT_TYPE_NO_CHARSET, APIError,
-                   DONE_LINE, dumps, http_error)
+from .wire import (DONE_LINE, ERRORS, JSON_CONTENT_TYPE, SSE_CONTENT_TYPE,
+                   SSE_CONTENT_TYPE_NO_CHARSET, APIError, count_tokens, dumps, http_error)
 
 API_PREFIX = "/api/paas/v4"
 ADMIN_PREFIX = "/_offline"
@@ -85,6 +85,12 @@ class Handler(BaseHTTPRequestHandler):
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.connection_number = self.server.owner.connection_opened(self.connection)
 
+    def handle(self):
+        try:
+            super().handle()
+        except ConnectionError:  # the client reset the connection mid-request: not our error
+            self.close_connection = True
+
     def finish(self):
         self.server.owner.connection_closed(self.connection)
         try:
@@ -112,14 +118,15 @@ class Handler(BaseHTTPRequestHandler):
     def _dispatch(self):
         self.exchange = Exchange(self.connection_number, self.command, self.path)
         try:
-            path = urlsplit(self.path).path
-            # Read the body first: an unread body would be parsed as the next request.
-            body = self.read_body()
-            route = self.server.owner.app.route(self.command, path)
-            route(self, path, body)
-        except APIError as error:
-            self.send_json(error.status, error.body(), source="error")
-        except (ConnectionError, socket.timeout):
+            try:
+                path = urlsplit(self.path).path
+                # Read the body first: an unread body would be parsed as the next request.
+                body = self.read_body()
+                route = self.server.owner.app.route(self.command, path)
+                route(self, path, body)
+            except APIError as error:
+                self.send_json(error.status, error.body(), source="error")
+        except (ConnectionError, socket.timeout):  # also while sending the error
             self.close_connection = True
             self.exchange.outcome = "client_closed"
         finally:
@@ -290,8 +297,10 @@ def apply_fault(reply, fault):
             body = json.loads(json.dumps(reply.json))
             choice = body["choices"][0]
             content = choice["message"].get("content") or ""
-            choice["message"]["content"] = content[: len(content) // 2]
+            choice["message"]["content"] = content = content[: len(content) // 2]
             choice["finish_reason"] = kind
+            if isinstance(body.get("usage"), dict) and "prompt_tokens" in body["usage"]:
+                body["usage"] = chat.usage(body["usage"]["prompt_tokens"], count_tokens(content))
             reply.json = body
         return reply
     events, delays = reply.events, reply.delays_ms

@@ -1,0 +1,95 @@
+"""Shared fixtures for the recorded server's tests: a running server, auth, raw HTTP."""
+
+import json
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+import glm_offline
+
+CASSETTE = Path(glm_offline.__file__).parent / "cassettes" / "server-basics.json"
+
+
+@pytest.fixture
+def server():
+    """A strict server that streams instantly; stopped after the test."""
+    with glm_offline.start(pacing="instant", strict=True) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def module_server():
+    """The same, shared by a module's tests that leave no state behind (stop costs ~0.1 s)."""
+    with glm_offline.start(pacing="instant", strict=True) as running:
+        yield running
+
+
+def auth(key=glm_offline.OFFLINE_API_KEY):
+    return {"Authorization": f"Bearer {key}"}
+
+
+def settled_history(server, count, timeout=2):
+    """server.history once it holds `count` exchanges (the server appends just after replying)."""
+    deadline = time.monotonic() + timeout
+    while len(server.history) < count and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return list(server.history)
+
+
+@pytest.fixture(scope="session")
+def recordings():
+    """The interactions of server-basics.json by name, read straight from the file."""
+    data = json.loads(CASSETTE.read_text(encoding="utf-8"))
+    return {item["name"]: item for item in data["interactions"]}
+
+
+@dataclass
+class RawResponse:
+    status_line: bytes
+    headers: dict  # lower-case name -> value
+    chunks: list  # the HTTP chunks of a chunked body, else [the body]
+    ended: bool  # chunked body closed by 0\r\n\r\n (or Content-Length body complete)
+
+    @property
+    def status(self):
+        return int(self.status_line.split()[1])
+
+    @property
+    def body(self):
+        return b"".join(self.chunks)
+
+
+def raw_post(port, path, body, headers=None, timeout=5):
+    """POST bytes over a plain socket and read one response, chunk by chunk."""
+    head = [f"POST {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", f"Content-Length: {len(body)}",
+            "Content-Type: application/json", "Connection: close"]
+    head += [f"{name}: {value}" for name, value in (headers or auth()).items()]
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode() + body)
+        return read_response(sock.makefile("rb"))
+
+
+def read_response(stream):
+    status_line = stream.readline().rstrip(b"\r\n")
+    headers = {}
+    for line in iter(stream.readline, b"\r\n"):
+        name, _, value = line.decode("latin-1").partition(":")
+        headers[name.strip().lower()] = value.strip()
+    if headers.get("transfer-encoding") == "chunked":
+        chunks = []
+        while True:
+            size_line = stream.readline()
+            if not size_line:
+                return RawResponse(status_line, headers, chunks, ended=False)
+            size = int(size_line, 16)
+            data = stream.read(size + 2)
+            if size == 0:
+                return RawResponse(status_line, headers, chunks, ended=data == b"\r\n")
+            assert data.endswith(b"\r\n"), data
+            chunks.append(data[:-2])
+    length = int(headers["content-length"])
+    data = stream.read(length)
+    return RawResponse(status_line, headers, [data], ended=len(data) == length)

@@ -1,0 +1,266 @@
+"""Replaying cassettes: matching, repeatability, generated replies, strict misses, bad files."""
+
+import json
+import re
+
+import pytest
+import requests
+
+import glm_offline
+from conftest import auth, raw_post
+
+CHAT = "/api/paas/v4/chat/completions"
+MODEL = "glm-4-flash-250414"
+
+
+@pytest.fixture(scope="module")
+def lenient():
+    with glm_offline.start(pacing="instant", strict=False) as running:
+        yield running
+
+
+def post(server, body, **kwargs):
+    return requests.post(server.base_url + "/chat/completions", json=body, headers=auth(),
+                         timeout=10, **kwargs)
+
+
+def sse_payloads(content):
+    """The JSON payloads of a stream's data lines, and whether it ended with [DONE]."""
+    lines = [line for line in content.decode("utf-8").split("\n") if line.startswith("data: ")]
+    done = lines[-1] == "data: [DONE]"
+    return [json.loads(line[6:]) for line in lines if line != "data: [DONE]"], done
+
+
+def ask(text, **fields):
+    return {"model": MODEL, "messages": [{"role": "user", "content": text}], **fields}
+
+
+# -- recorded replies --------------------------------------------------------------------------
+
+def test_recorded_match_returns_the_recorded_body(module_server, recordings):
+    r = post(module_server, recordings["hello-zh"]["request"]["body"])
+    assert r.status_code == 200
+    assert r.json() == recordings["hello-zh"]["response"]["json"]
+
+
+def test_key_order_in_the_request_does_not_matter(module_server, recordings):
+    body = {"messages": [{"content": "Say hello in one short sentence.", "role": "user"}],
+            "model": MODEL}
+    assert post(module_server, body).json() == recordings["hello-en"]["response"]["json"]
+
+
+def test_recorded_error_is_replayed_with_its_status(module_server, recordings):
+    r = post(module_server, recordings["content-refused"]["request"]["body"])
+    assert r.status_code == 400
+    assert r.json()["error"]["code"] == "1301"
+
+
+@pytest.mark.parametrize("name", ["hello-en", "hello-zh-stream", "weather-tool-call-stream"])
+def test_same_request_gives_identical_bytes(module_server, recordings, name):
+    raw = json.dumps(recordings[name]["request"]["body"]).encode()
+    first = raw_post(module_server.port, CHAT, raw)
+    second = raw_post(module_server.port, CHAT, raw)
+    assert first.status == second.status == 200
+    assert first.chunks == second.chunks
+
+
+def test_recorded_tool_call_and_follow_up(module_server, recordings):
+    call = post(module_server, recordings["weather-tool-call"]["request"]["body"]).json()
+    choice = call["choices"][0]
+    assert choice["finish_reason"] == "tool_calls"
+    assert choice["message"]["content"] is None
+    (tool_call,) = choice["message"]["tool_calls"]
+    assert tool_call["function"]["name"] == "get_weather"
+    assert json.loads(tool_call["function"]["arguments"]) == {"city": "Beijing"}
+    assert tool_call["id"] == "call_-8303649628005950554"
+
+    follow_up = recordings["weather-tool-answer"]["request"]["body"]
+    assert follow_up["messages"][-1]["role"] == "tool"
+    assert follow_up["messages"][-1]["tool_call_id"] == tool_call["id"]
+    answer = post(module_server, follow_up).json()
+    assert answer["choices"][0]["finish_reason"] == "stop"
+    assert answer["choices"][0]["message"]["content"] == "It is sunny in Beijing today, 23 °C."
+
+
+def test_follow_up_without_the_null_content_still_matches(module_server, recordings):
+    body = json.loads(json.dumps(recordings["weather-tool-answer"]["request"]["body"]))
+    del body["messages"][1]["content"]  # recorded as "content": null
+    r = post(module_server, body)
+    assert r.json() == recordings["weather-tool-answer"]["response"]["json"]
+
+
+def test_recorded_streaming_tool_call(module_server, recordings):
+    r = post(module_server, recordings["weather-tool-call-stream"]["request"]["body"])
+    payloads, done = sse_payloads(r.content)
+    assert done
+    calls = [c for p in payloads for c in p["choices"][0]["delta"].get("tool_calls", [])]
+    assert [c["function"]["name"] for c in calls] == ["get_weather"]
+    assert json.loads(calls[0]["function"]["arguments"]) == {"city": "Beijing"}
+    assert payloads[-1]["choices"][0]["finish_reason"] == "tool_calls"
+
+
+# -- generated replies (strict=False) ---------------------------------------------------------
+
+@pytest.mark.parametrize("text, label", [
+    ("Tell me a fact about pandas.", "[offline, generated]"),
+    ("给我讲一个关于熊猫的事实。", "【离线生成】"),
+])
+def test_unmatched_request_gets_a_labelled_generated_reply(lenient, text, label):
+    r = post(lenient, ask(text))
+    assert r.status_code == 200
+    body = r.json()
+    content = body["choices"][0]["message"]["content"]
+    assert content.startswith(label)
+    assert text in content
+    assert body["choices"][0]["finish_reason"] == "stop"
+    assert body["model"] == MODEL
+    assert body["request_id"] == body["id"]
+    usage = body["usage"]
+    assert usage["prompt_tokens"] > 0 and usage["completion_tokens"] > 10
+    assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
+
+
+@pytest.mark.parametrize("text, label", [
+    ("Tell me a fact about pandas.", "[offline, generated]"),
+    ("给我讲一个关于熊猫的事实。", "【离线生成】"),
+])
+def test_generated_stream(lenient, text, label):
+    r = post(lenient, ask(text, stream=True))
+    assert r.headers["Content-Type"] == "text/event-stream;charset=UTF-8"
+    payloads, done = sse_payloads(r.content)
+    assert done
+    content = "".join(p["choices"][0]["delta"]["content"] for p in payloads)
+    assert content.startswith(label)
+    assert all("finish_reason" not in p["choices"][0] for p in payloads[:-1])
+    assert payloads[-1]["choices"][0]["finish_reason"] == "stop"
+    usage = payloads[-1]["usage"]
+    assert usage["completion_tokens"] == len(payloads) - 1
+    assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_generated_reply_is_deterministic(lenient, stream):
+    raw = json.dumps(ask("Is this reply the same every time?", stream=stream)).encode()
+    first = raw_post(lenient.port, CHAT, raw)
+    second = raw_post(lenient.port, CHAT, raw)
+    assert first.body == second.body
+    assert b"offline" in first.body and b"generated" in first.body
+
+
+def test_generated_reply_honours_a_small_max_tokens(lenient):
+    body = post(lenient, ask("Tell me a long story.", max_tokens=3)).json()
+    assert body["choices"][0]["finish_reason"] == "length"
+    assert body["usage"]["completion_tokens"] == 3
+    assert body["choices"][0]["message"]["content"] == "[offline,"
+
+
+def test_generated_stream_honours_a_small_max_tokens(lenient):
+    payloads, done = sse_payloads(post(lenient, ask("Tell me a long story.", max_tokens=3,
+                                                    stream=True)).content)
+    assert done
+    assert [p["choices"][0]["delta"]["content"] for p in payloads[:-1]] == ["[", "offline", ","]
+    assert payloads[-1]["choices"][0]["finish_reason"] == "length"
+    assert payloads[-1]["usage"]["completion_tokens"] == 3
+
+
+def test_generated_tool_call_for_unrecorded_tools(lenient):
+    tools = [{"type": "function", "function": {
+        "name": "get_time", "parameters": {"type": "object", "required": ["zone"],
+                                           "properties": {"zone": {"type": "string"}}}}}]
+    body = post(lenient, ask("What time is it in Paris?", tools=tools)).json()
+    choice = body["choices"][0]
+    assert choice["finish_reason"] == "tool_calls"
+    assert choice["message"]["tool_calls"][0]["function"]["name"] == "get_time"
+    assert json.loads(choice["message"]["tool_calls"][0]["function"]["arguments"]) == {
+        "zone": "example"}
+
+
+# -- strict misses ------------------------------------------------------------------------------
+
+def test_strict_miss_names_the_nearest_recording_and_field(module_server):
+    # One leaf away from hello-en-stream only (other recordings differ in two or more).
+    r = post(module_server, ask("Say hello in two short sentences.", stream=True))
+    assert r.status_code == 400
+    assert r.headers["Content-Type"] == "application/json; charset=UTF-8"
+    assert r.json() == {"error": {"code": "offline_no_recording", "message":
+        "strict mode: no recording matches this request; nearest recording 'hello-en-stream' "
+        "differs: "
+        "body.messages[0].content: recorded \"Say hello in one short sentence.\", request has "
+        "\"Say hello in two short sentences.\""}}
+
+
+def test_strict_miss_for_an_extra_field(module_server):
+    r = post(module_server, ask("用一句话打个招呼。", temperature=0.5))
+    message = r.json()["error"]["message"]
+    assert "nearest recording 'hello-zh' differs" in message
+    assert "body.temperature is not in the recording" in message
+
+
+def test_strict_from_the_environment(monkeypatch):
+    monkeypatch.setenv("GLM_OFFLINE_STRICT", "1")
+    with glm_offline.start(pacing="instant") as server:
+        r = post(server, ask("Not recorded anywhere."))
+    assert r.json()["error"]["code"] == "offline_no_recording"
+
+
+# -- cassette files -----------------------------------------------------------------------------
+
+def cassette(*interactions):
+    return {"version": 1, "metadata": {"how": "written by a test"},
+            "interactions": list(interactions)}
+
+
+def interaction(name, text="A question only the extra cassette knows.", response=None):
+    return {"name": name,
+            "request": {"method": "POST", "path": CHAT, "body": ask(text)},
+            "response": response or {"status": 200, "json": {"answer": name}}}
+
+
+def write(path, data):
+    path.write_text(data if isinstance(data, str) else json.dumps(data), encoding="utf-8")
+    return path
+
+
+def test_extra_cassette_dir_is_replayed(tmp_path):
+    write(tmp_path / "extra.json", cassette(interaction("extra-one")))
+    with glm_offline.start(pacing="instant", strict=True, cassette_dirs=[tmp_path]) as server:
+        r = post(server, ask("A question only the extra cassette knows."))
+    assert r.json() == {"answer": "extra-one"}
+
+
+@pytest.mark.parametrize("content", [
+    "{not json",
+    cassette(),  # replaced below for the version check
+    {"version": 1, "metadata": {}},
+    {"version": 1, "metadata": [], "interactions": []},
+    cassette({"name": "no-request", "response": {"status": 200, "json": {}}}),
+    cassette(interaction("both", response={"status": 200, "json": {}, "sse": []})),
+    cassette(interaction("neither", response={"status": 200})),
+    cassette(interaction("status-text", response={"status": "200", "json": {}})),
+    cassette(["not an object"]),
+    cassette(interaction("short-delays", response={
+        "status": 200, "sse": ["data: 1", "", "data: 2", "", "data: [DONE]", ""],
+        "event_delays_ms": [10, 10]})),
+], ids=["not-json", "version-2", "no-interactions", "metadata-list", "no-request",
+        "json-and-sse", "no-body", "status-string", "interaction-list", "delays-per-event"])
+def test_bad_cassette_raises_naming_the_file(tmp_path, content):
+    if content == cassette():
+        content = {**cassette(), "version": 2}
+    path = write(tmp_path / "broken.json", content)
+    with pytest.raises(glm_offline.CassetteError, match=re.escape(str(path))):
+        glm_offline.start(pacing="instant", cassette_dirs=[tmp_path])
+
+
+def test_duplicate_names_across_files_raise(tmp_path):
+    first = write(tmp_path / "a.json", cassette(interaction("twice")))
+    second = write(tmp_path / "b.json", cassette(interaction("twice", text="Another question.")))
+    with pytest.raises(glm_offline.CassetteError) as error:
+        glm_offline.start(pacing="instant", cassette_dirs=[tmp_path])
+    assert "'twice'" in str(error.value)
+    assert str(first) in str(error.value) and str(second) in str(error.value)
+
+
+def test_duplicate_of_a_packaged_name_raises(tmp_path):
+    write(tmp_path / "mine.json", cassette(interaction("hello-en")))
+    with pytest.raises(glm_offline.CassetteError, match="'hello-en'"):
+        glm_offline.start(pacing="instant", cassette_dirs=[tmp_path])

@@ -1,0 +1,258 @@
+"""Fault injection: every kind in glm_offline.faults.KINDS, the queue, and the admin endpoint."""
+
+import json
+import time
+
+import pytest
+import requests
+
+import glm_offline
+from conftest import auth, raw_post, settled_history
+from glm_offline.faults import KINDS, make_fault
+
+CHAT = "/api/paas/v4/chat/completions"
+STATUS_FAULTS = {
+    "rate_limit": (429, {"error": {"code": "1302", "message": "您的账户已达到速率限制，请您控制请求频率"}}),
+    "overloaded": (429, {"error": {"code": "1305", "message": "该模型当前访问量过大，请您稍后再试"}}),
+    "no_balance": (429, {"error": {"code": "1113", "message": "您的账户已欠费，请充值后重试。"}}),
+    "server_error": (500, {"error": {"code": "1200", "message": "API 调用失败"}}),
+    "unavailable": (503, {"error": {"code": "503", "message": "服务暂时不可用，请稍后重试。"}}),
+}
+STREAM_SHAPE_FAULTS = {"error_frame", "drop_mid_stream", "no_done", "sensitive", "network_error"}
+OTHER_FAULTS = {"error", "slow_first_byte"}
+
+
+@pytest.fixture
+def shared(module_server):
+    """The module's server with an empty fault queue (tests that read history use `server`)."""
+    module_server.faults.clear()
+    yield module_server
+    module_server.faults.clear()
+
+
+def test_every_fault_kind_is_tested_here():
+    assert set(KINDS) == set(STATUS_FAULTS) | STREAM_SHAPE_FAULTS | OTHER_FAULTS
+
+
+def body_of(recordings, name):
+    return recordings[name]["request"]["body"]
+
+
+def post(server, body, **kwargs):
+    return requests.post(server.base_url + "/chat/completions", json=body, headers=auth(),
+                         timeout=10, **kwargs)
+
+
+def raw_stream(server, recordings, name="hello-en-stream"):
+    return raw_post(server.port, CHAT, json.dumps(body_of(recordings, name)).encode())
+
+
+def recorded_events(recordings, name="hello-en-stream"):
+    text = "".join(line + "\n" for line in recordings[name]["response"]["sse"])
+    return [event.encode() + b"\n\n" for event in text.split("\n\n") if event]
+
+
+@pytest.mark.parametrize("kind", STATUS_FAULTS)
+def test_status_fault_is_used_up_after_times(server, recordings, kind):
+    status, expected = STATUS_FAULTS[kind]
+    server.inject(kind, times=2)
+    for _ in range(2):
+        r = post(server, body_of(recordings, "hello-en"))
+        assert (r.status_code, r.json()) == (status, expected)
+        assert "Retry-After" not in r.headers
+    r = post(server, body_of(recordings, "hello-en"))
+    assert r.status_code == 200
+    assert r.json() == recordings["hello-en"]["response"]["json"]
+    assert server.faults.pending() == []
+    assert [exchange.fault for exchange in settled_history(server, 3)] == [kind, kind, ""]
+
+
+@pytest.mark.parametrize("kind", STATUS_FAULTS)
+def test_status_fault_on_a_stream_is_a_json_error(shared, recordings, kind):
+    status, expected = STATUS_FAULTS[kind]
+    shared.inject(kind)
+    r = post(shared, body_of(recordings, "hello-en-stream"))
+    assert r.status_code == status
+    assert r.headers["Content-Type"] == "application/json; charset=UTF-8"
+    assert r.json() == expected
+
+
+def test_error_fault_with_any_documented_code(shared, recordings):
+    shared.inject("error", code=1261)
+    r = post(shared, body_of(recordings, "hello-en"))
+    assert (r.status_code, r.json()) == (400, {"error": {"code": "1261", "message": "Prompt 超长"}})
+
+
+def test_retry_after_header(shared, recordings):
+    shared.inject("overloaded", retry_after=3)
+    r = post(shared, body_of(recordings, "hello-en"))
+    assert r.status_code == 429
+    assert r.headers["Retry-After"] == "3"
+
+
+def test_faults_are_used_in_order(shared, recordings):
+    shared.inject("rate_limit")
+    shared.inject("server_error")
+    codes = [post(shared, body_of(recordings, "hello-en")).status_code for _ in range(3)]
+    assert codes == [429, 500, 200]
+
+
+def test_error_frame_then_done(shared, recordings):
+    shared.inject("error_frame")
+    response = raw_stream(shared, recordings)
+    assert response.status == 200
+    assert response.chunks[:4] == recorded_events(recordings)[:4]
+    assert response.chunks[4:] == [
+        'event: error\ndata: {"error":{"code":"1302","message":"您的账户已达到速率限制，请您控制请求频率"},'
+        '"request_id":"2026112508000060b8099730df5f8a"}\n\n'.encode(),
+        b"data: [DONE]\n\n"]
+    assert response.ended
+
+
+def test_error_frame_with_code_and_position(shared, recordings):
+    shared.inject("error_frame", code="1305", after_events=1)
+    response = raw_stream(shared, recordings, "hello-zh-stream")
+    assert response.chunks[:1] == recorded_events(recordings, "hello-zh-stream")[:1]
+    assert response.chunks[1].startswith(b'event: error\ndata: {"error":{"code":"1305",')
+    assert response.chunks[2:] == [b"data: [DONE]\n\n"]
+
+
+def test_drop_mid_stream_breaks_the_read(server, recordings):
+    server.inject("drop_mid_stream", after_events=3)
+    r = post(server, body_of(recordings, "hello-en-stream"), stream=True)
+    assert r.status_code == 200
+    with pytest.raises((requests.exceptions.ChunkedEncodingError,
+                        requests.exceptions.ConnectionError)):
+        for _ in r.iter_content(None):
+            pass
+    (exchange,) = settled_history(server, 1)
+    assert (exchange.fault, exchange.outcome, exchange.events_sent) == (
+        "drop_mid_stream", "dropped", 3)
+
+
+def test_drop_mid_stream_on_the_wire(shared, recordings):
+    shared.inject("drop_mid_stream", after_events=2)
+    response = raw_stream(shared, recordings)
+    assert response.chunks == recorded_events(recordings)[:2]
+    assert not response.ended
+
+
+def test_no_done_ends_cleanly_but_early(shared, recordings):
+    shared.inject("no_done")
+    response = raw_stream(shared, recordings)
+    assert response.ended
+    assert response.chunks == recorded_events(recordings)[:4]
+    assert b"[DONE]" not in response.body and b"finish_reason" not in response.body
+
+
+@pytest.mark.parametrize("kind", ["sensitive", "network_error"])
+def test_finish_reason_fault_on_a_stream(shared, recordings, kind):
+    shared.inject(kind)
+    response = raw_stream(shared, recordings)
+    assert response.chunks[:4] == recorded_events(recordings)[:4]
+    assert response.chunks[-1] == b"data: [DONE]\n\n"
+    last = json.loads(response.chunks[-2][len(b"data: "):])
+    assert last["choices"] == [{"index": 0, "finish_reason": kind,
+                                "delta": {"role": "assistant", "content": ""}}]
+    assert last["usage"] == {"prompt_tokens": 11, "completion_tokens": 4, "total_tokens": 15}
+    assert last["id"] == "2026112508000060b8099730df5f8a"
+    assert len(response.chunks) == 6
+
+
+@pytest.mark.parametrize("kind", ["sensitive", "network_error"])
+def test_finish_reason_fault_on_json(shared, recordings, kind):
+    shared.inject(kind)
+    body = post(shared, body_of(recordings, "hello-en")).json()
+    assert body["choices"][0]["finish_reason"] == kind
+    assert body["choices"][0]["message"]["content"] == "Hello! It's ni"
+    assert post(shared, body_of(recordings, "hello-en")).json() == \
+        recordings["hello-en"]["response"]["json"]
+
+
+def test_slow_first_byte(shared, recordings):
+    shared.inject("slow_first_byte", seconds=0.3)
+    started = time.monotonic()
+    r = post(shared, body_of(recordings, "hello-en"))
+    elapsed = time.monotonic() - started
+    assert 0.3 <= elapsed < 1.5
+    assert r.json() == recordings["hello-en"]["response"]["json"]
+
+
+def test_stream_only_fault_waits_for_a_stream(shared, recordings):
+    shared.inject("no_done")
+    r = post(shared, body_of(recordings, "hello-en"))
+    assert r.json() == recordings["hello-en"]["response"]["json"]
+    assert shared.faults.pending() == [{"kind": "no_done", "times": 1}]
+    r = post(shared, body_of(recordings, "hello-en-stream"))
+    assert not r.content.endswith(b"data: [DONE]\n\n")
+    assert shared.faults.pending() == []
+
+
+@pytest.mark.parametrize("kind, options", [
+    ("teapot", {}),
+    ("rate_limit", {"colour": "red"}),
+    ("error", {}),
+    ("error", {"code": "9999"}),
+    ("error_frame", {"code": 42}),
+    ("rate_limit", {"times": 0}),
+    ("rate_limit", {"times": True}),
+    ("rate_limit", {"times": 1.5}),
+    ("slow_first_byte", {"seconds": -1}),
+    ("drop_mid_stream", {"after_events": "3"}),
+    ("rate_limit", {"retry_after": True}),
+], ids=["unknown-kind", "unknown-option", "error-without-code", "unknown-code",
+        "unknown-int-code", "times-zero", "times-bool", "times-float", "negative-seconds",
+        "after-events-string", "retry-after-bool"])
+def test_make_fault_rejects(shared, kind, options):
+    with pytest.raises(ValueError):
+        make_fault(kind, **options)
+    with pytest.raises(ValueError):
+        shared.inject(kind, **options)
+    assert shared.faults.pending() == []
+
+
+def admin(server, method, spec=None):
+    return requests.request(method, f"http://127.0.0.1:{server.port}/_offline/faults",
+                            json=spec, timeout=10)
+
+
+def test_admin_endpoint(shared, recordings):
+    r = admin(shared, "POST", {"kind": "rate_limit", "times": 2, "retry_after": 1})
+    assert (r.status_code, r.json()) == (
+        200, {"pending": [{"kind": "rate_limit", "times": 2, "retry_after": 1}]})
+    admin(shared, "POST", {"kind": "no_done"})
+    assert admin(shared, "GET").json() == {"pending": [
+        {"kind": "rate_limit", "times": 2, "retry_after": 1}, {"kind": "no_done", "times": 1}]}
+    r = post(shared, body_of(recordings, "hello-en"))
+    assert (r.status_code, r.headers["Retry-After"]) == (429, "1")
+    assert admin(shared, "DELETE").json() == {"pending": []}
+    assert post(shared, body_of(recordings, "hello-en")).status_code == 200
+
+
+@pytest.mark.parametrize("spec, message", [
+    ({"kind": "teapot"}, "bad fault: unknown fault 'teapot'; choose one of: "),
+    ({"times": 2}, "bad fault: 'kind'"),
+    ({"kind": "rate_limit", "colour": "red"}, "bad fault: unknown fault option(s) ['colour']"),
+    (["rate_limit"], "bad fault: "),
+], ids=["unknown-kind", "no-kind", "unknown-option", "not-an-object"])
+def test_admin_endpoint_rejects_bad_faults(shared, spec, message):
+    r = admin(shared, "POST", spec)
+    assert r.status_code == 400
+    assert r.json()["error"]["code"] == "400"
+    assert r.json()["error"]["message"].startswith(message)
+    assert shared.faults.pending() == []
+
+
+def test_admin_endpoint_rejects_non_json(shared):
+    r = requests.post(f"http://127.0.0.1:{shared.port}/_offline/faults", data=b"\xff{",
+                      timeout=10)
+    assert r.status_code == 400
+    assert r.json()["error"]["message"].startswith("bad fault: ")
+
+
+def test_faults_do_not_leak_between_servers(recordings):
+    with glm_offline.start(pacing="instant") as first, \
+            glm_offline.start(pacing="instant") as second:
+        first.inject("rate_limit")
+        assert post(second, body_of(recordings, "hello-en")).status_code == 200
+        assert post(first, body_of(recordings, "hello-en")).status_code == 429

@@ -1,0 +1,226 @@
+"""Request validation (400 + GLM body, facts 2.4 and 5) and HTTP-level errors (404, 405, 413)."""
+
+import json
+import socket
+import time
+
+import pytest
+import requests
+
+import glm_offline
+from conftest import auth, raw_post, settled_history
+
+CHAT = "/api/paas/v4/chat/completions"
+USER = [{"role": "user", "content": "Say hello in one short sentence."}]
+HELLO = {"model": "glm-4-flash-250414", "messages": USER}
+
+
+@pytest.fixture(scope="module")
+def lenient():
+    with glm_offline.start(pacing="instant", strict=False) as running:
+        yield running
+
+
+def bad_json(code, field=None):
+    messages = {"1210": "API调用参数有误，请检查文档。", "1211": "模型不存在，请检查模型代码。",
+                "1213": f"未正常接收到{field}参数。", "1214": f"{field} 参数非法。请检查文档。"}
+    return {"error": {"code": code, "message": messages[code]}}
+
+
+def with_(**fields):
+    return {**HELLO, **fields}
+
+
+def tool(name="get_weather", kind="function"):
+    return {"type": kind, "function": {"name": name, "parameters": {"type": "object"}}}
+
+
+BAD_BODIES = {
+    "malformed-json": (b'{"model": "glm-4", "messages": [', bad_json("1210")),
+    "not-utf8": (b'{"model": "\xff"}', bad_json("1210")),
+    "empty-body": (b"", bad_json("1210")),
+    "array-body": (b"[]", bad_json("1210")),
+    "string-body": (b'"hello"', bad_json("1210")),
+    "null-body": (b"null", bad_json("1210")),
+    "deeply-nested": (b'{"model":' + b"[" * 5000 + b"]" * 5000 + b"}", bad_json("1210")),
+}
+
+INVALID = {
+    "missing-model": ({"messages": USER}, bad_json("1213", "model")),
+    "null-model": ({"model": None, "messages": USER}, bad_json("1213", "model")),
+    "model-not-string": (with_(model=4), bad_json("1214", "model")),
+    "unknown-model": (with_(model="gpt-4o"), bad_json("1211")),
+    "missing-messages": ({"model": "glm-4"}, bad_json("1213", "messages")),
+    "empty-messages": (with_(messages=[]), bad_json("1214", "messages")),
+    "messages-string": (with_(messages="hi"), bad_json("1214", "messages")),
+    "message-not-object": (with_(messages=["hi"]), bad_json("1214", "messages[0]")),
+    "bad-role": (with_(messages=[{"role": "robot", "content": "hi"}]),
+                 bad_json("1214", "messages[0].role")),
+    "content-number": (with_(messages=[{"role": "user", "content": 5}]),
+                       bad_json("1214", "messages[0].content")),
+    "only-system": (with_(messages=[{"role": "system", "content": "be brief"}]),
+                    bad_json("1214", "messages")),
+    "only-system-and-assistant": (with_(messages=[{"role": "system", "content": "be brief"},
+                                                  {"role": "assistant", "content": "ok"}]),
+                                  bad_json("1214", "messages")),
+    "tool-without-tool-call-id": (with_(messages=USER + [{"role": "tool", "content": "23"}]),
+                                  bad_json("1214", "messages[1].tool_call_id")),
+    "tool-calls-not-list": (with_(messages=USER + [{"role": "assistant", "tool_calls": "x"}]),
+                            bad_json("1214", "messages[1].tool_calls")),
+    "temperature-high": (with_(temperature=1.01), bad_json("1214", "temperature")),
+    "temperature-negative": (with_(temperature=-0.1), bad_json("1214", "temperature")),
+    "temperature-string": (with_(temperature="0.5"), bad_json("1214", "temperature")),
+    "temperature-bool": (with_(temperature=True), bad_json("1214", "temperature")),
+    "top-p-zero": (with_(top_p=0), bad_json("1214", "top_p")),
+    "top-p-high": (with_(top_p=1.5), bad_json("1214", "top_p")),
+    "top-p-bool": (with_(top_p=False), bad_json("1214", "top_p")),
+    "max-tokens-zero": (with_(max_tokens=0), bad_json("1214", "max_tokens")),
+    "max-tokens-too-big": (with_(max_tokens=131073), bad_json("1214", "max_tokens")),
+    "max-tokens-float": (with_(max_tokens=10.0), bad_json("1214", "max_tokens")),
+    "max-tokens-bool": (with_(max_tokens=True), bad_json("1214", "max_tokens")),
+    "max-tokens-string": (with_(max_tokens="10"), bad_json("1214", "max_tokens")),
+    "stream-string": (with_(stream="true"), bad_json("1214", "stream")),
+    "stream-int": (with_(stream=1), bad_json("1214", "stream")),
+    "do-sample-string": (with_(do_sample="no"), bad_json("1214", "do_sample")),
+    "request-id-number": (with_(request_id=7), bad_json("1214", "request_id")),
+    "stop-two-words": (with_(stop=["a", "b"]), bad_json("1214", "stop")),
+    "stop-number": (with_(stop=5), bad_json("1214", "stop")),
+    "tools-not-list": (with_(tools={"type": "function"}), bad_json("1214", "tools")),
+    "tool-bad-type": (with_(tools=[tool(kind="code")]), bad_json("1214", "tools[0].type")),
+    "tool-name-space": (with_(tools=[tool("get weather")]),
+                        bad_json("1214", "tools[0].function.name")),
+    "tool-name-too-long": (with_(tools=[tool("f" * 65)]),
+                           bad_json("1214", "tools[0].function.name")),
+    "tool-name-chinese": (with_(tools=[tool("天气")]), bad_json("1214", "tools[0].function.name")),
+    "tool-choice-none": (with_(tool_choice="none"), bad_json("1214", "tool_choice")),
+    "tool-choice-object": (with_(tool_choice={"type": "function"}),
+                           bad_json("1214", "tool_choice")),
+}
+
+
+@pytest.mark.parametrize("raw, expected", BAD_BODIES.values(), ids=BAD_BODIES.keys())
+def test_unreadable_body_is_1210(module_server, raw, expected):
+    response = raw_post(module_server.port, CHAT, raw)
+    assert response.status == 400
+    assert response.headers["content-type"] == "application/json; charset=UTF-8"
+    assert json.loads(response.body) == expected
+
+
+@pytest.mark.parametrize("body, expected", INVALID.values(), ids=INVALID.keys())
+def test_invalid_request(module_server, body, expected):
+    r = requests.post(module_server.base_url + "/chat/completions", json=body, headers=auth(),
+                      timeout=10)
+    assert r.status_code == 400
+    assert r.json() == expected
+
+
+def test_non_finite_temperature_is_rejected(module_server):
+    raw = b'{"model":"glm-4","messages":[{"role":"user","content":"hi"}],"temperature":NaN}'
+    response = raw_post(module_server.port, CHAT, raw)
+    assert (response.status, json.loads(response.body)) == (400, bad_json("1214", "temperature"))
+
+
+def test_explicit_nulls_match_the_recording(module_server, recordings):
+    body = {**HELLO, "response_format": None, "thinking": None, "temperature": None}
+    r = requests.post(module_server.base_url + "/chat/completions", json=body, headers=auth(),
+                      timeout=10)
+    assert r.status_code == 200
+    assert r.json() == recordings["hello-en"]["response"]["json"]
+
+
+@pytest.mark.parametrize("fields", [
+    {"temperature": 0, "top_p": 0.01, "max_tokens": 1},
+    {"temperature": 1.0, "top_p": 1, "max_tokens": 131072},
+    {"stop": ["."], "do_sample": False, "request_id": "req-1"},
+    {"stop": "."},
+    {"tools": [tool("get_weather-2")], "tool_choice": "auto"},
+    {"stream_options": {"include_usage": True}, "user_id": "student-1"},
+    {"messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}]},
+], ids=["low-edges", "high-edges", "stop-list", "stop-string", "tools", "unknown-fields",
+        "content-parts"])
+def test_valid_edge_values_are_accepted(lenient, fields):
+    r = requests.post(lenient.base_url + "/chat/completions", json=with_(**fields), headers=auth(),
+                      timeout=10)
+    assert r.status_code == 200
+    assert r.json()["object"] == "chat.completion"
+
+
+def test_unknown_path_is_404(module_server):
+    r = requests.post(module_server.base_url + "/embeddings",
+                      json={"model": "embedding-3", "input": "x"}, headers=auth(), timeout=10)
+    assert r.status_code == 404
+    assert r.headers["Content-Type"] == "application/json; charset=UTF-8"
+    assert r.json() == {"error": {"code": "404",
+                                  "message": "no such endpoint: /api/paas/v4/embeddings"}}
+
+
+def test_wrong_method_is_405(module_server):
+    r = requests.get(module_server.base_url + "/chat/completions", headers=auth(), timeout=10)
+    assert r.status_code == 405
+    assert r.json() == {"error": {"code": "405", "message": "GET is not allowed here; use POST"}}
+    r = requests.put(f"http://127.0.0.1:{module_server.port}/_offline/faults", timeout=10)
+    assert r.status_code == 405
+    assert r.json() == {"error": {"code": "405",
+                                  "message": "PUT is not allowed here; use GET, POST or DELETE"}}
+
+
+def test_connection_stays_usable_after_404_with_a_body(server, recordings):
+    with requests.Session() as session:
+        missing = session.post(server.base_url + "/chat/completion", json=HELLO, headers=auth(),
+                               timeout=10)
+        ok = session.post(server.base_url + "/chat/completions", json=HELLO, headers=auth(),
+                          timeout=10)
+    assert missing.status_code == 404
+    assert ok.status_code == 200
+    assert ok.json() == recordings["hello-en"]["response"]["json"]
+    history = settled_history(server, 2)
+    assert [exchange.status for exchange in history] == [404, 200]
+    assert len({exchange.connection for exchange in history}) == 1
+
+
+def test_body_over_one_mib_is_413_without_reading_it(module_server):
+    head = (f"POST {CHAT} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {module_server.api_key}\r\n"
+            f"Content-Length: {4 * 1024 * 1024}\r\n\r\n").encode()
+    with socket.create_connection(("127.0.0.1", module_server.port), timeout=5) as sock:
+        sock.sendall(head + b'{"model": "glm-4", "messages": [')  # and then nothing more
+        started = time.monotonic()
+        reply = sock.makefile("rb")
+        status_line = reply.readline()
+        headers = [line for line in iter(reply.readline, b"\r\n")]
+        body = reply.read()  # the server closes the connection after answering
+    assert time.monotonic() - started < 2
+    assert status_line == b"HTTP/1.1 413 Request Entity Too Large\r\n"
+    assert b"Connection: close\r\n" in headers
+    assert json.loads(body) == {"error": {"code": "413",
+                                          "message": "request body over 1048576 bytes"}}
+
+
+def test_chunked_body_over_one_mib_is_413(module_server):
+    head = (f"POST {CHAT} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n").encode()
+    with socket.create_connection(("127.0.0.1", module_server.port), timeout=5) as sock:
+        sock.sendall(head + b"200000\r\n" + b" " * 1000)
+        reply = sock.makefile("rb")
+        assert reply.readline() == b"HTTP/1.1 413 Request Entity Too Large\r\n"
+
+
+def test_small_chunked_body_is_read(module_server, recordings):
+    data = json.dumps(HELLO).encode()
+    head = (f"POST {CHAT} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {module_server.api_key}\r\n"
+            "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n").encode()
+    with socket.create_connection(("127.0.0.1", module_server.port), timeout=5) as sock:
+        sock.sendall(head + b"%x\r\n%s\r\n0\r\n\r\n" % (len(data), data))
+        reply = sock.makefile("rb").read()
+    assert reply.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert json.loads(reply.split(b"\r\n\r\n", 1)[1]) == recordings["hello-en"]["response"]["json"]
+
+
+@pytest.mark.parametrize("length", ["abc", "-1", "1.5", "\u00b2", "0x10"])
+def test_invalid_content_length_is_400(module_server, length):
+    head = f"POST {CHAT} HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n"
+    head = head.encode("latin-1")
+    with socket.create_connection(("127.0.0.1", module_server.port), timeout=5) as sock:
+        sock.sendall(head)
+        reply = sock.makefile("rb").read()
+    assert reply.startswith(b"HTTP/1.1 400 Bad Request\r\n")
+    assert json.loads(reply.split(b"\r\n\r\n", 1)[1]) == {
+        "error": {"code": "400", "message": "Content-Length must be a whole number"}}
