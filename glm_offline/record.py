@@ -204,21 +204,6 @@ def _live_chunks(response):
         yield data
 
 
-def _send_bytes(handler, status, content_type, data, headers=()):
-    handler.exchange.status = status
-    handler.send_response(status)
-    if content_type:
-        handler.send_header("Content-Type", content_type)
-    handler.send_header("Content-Length", str(len(data)))
-    for name, value in headers:
-        handler.send_header(name, value)
-    if handler.close_connection:
-        handler.send_header("Connection", "close")
-    handler.end_headers()
-    if handler.command != "HEAD":
-        handler.wfile.write(data)
-
-
 def _say(message):
     print(message, flush=True)
 
@@ -288,7 +273,7 @@ class RecordApp:
                  f"{content_type or 'without a content type'}, not JSON")
         else:
             record({"status": upstream.status_code, "json": parsed})
-        _send_bytes(handler, upstream.status_code, content_type, data, passed)
+        handler.send_bytes(upstream.status_code, content_type, data, passed)
 
     def _relay_stream(self, handler, upstream, content_type, passed, started, record):
         handler.start_chunked(upstream.status_code, content_type, passed)

@@ -169,10 +169,14 @@ class Handler(BaseHTTPRequestHandler):
             self.rfile.readline(10)
 
     def send_json(self, status, obj, source="", headers=()):
-        data = dumps(obj).encode("utf-8")
-        self.exchange.status, self.exchange.source = status, source or self.exchange.source
+        self.exchange.source = source or self.exchange.source
+        self.send_bytes(status, JSON_CONTENT_TYPE, dumps(obj).encode("utf-8"), headers)
+
+    def send_bytes(self, status, content_type, data, headers=()):
+        self.exchange.status = status
         self.send_response(status)
-        self.send_header("Content-Type", JSON_CONTENT_TYPE)
+        if content_type:
+            self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         for name, value in headers:
             self.send_header(name, value)
