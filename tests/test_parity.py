@@ -55,3 +55,11 @@ def test_twins_match(name):
         elif a.cell_type == "code":
             assert program(a.source) == program(b.source), f"cell {index}: code differs"
             assert a.metadata.get("tags") == b.metadata.get("tags"), f"cell {index}: tags differ"
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_every_lesson_starts_with_the_same_setup_cell(language):
+    setups = {nbformat.read(p, as_version=4).cells[2].source
+              for p in sorted((NOTEBOOKS / language).glob("*.ipynb"))}
+    assert len(setups) == 1
+    assert "glm_offline.shared_server()" in setups.pop()
