@@ -39,6 +39,7 @@ class Reply:
     events: list = None
     delays_ms: list = None
     drop: bool = False  # cut the connection after the events (a fault)
+    stall: tuple = None  # (event index, seconds): stop sending there for a while (a fault)
 
 
 @dataclass

@@ -27,6 +27,8 @@ KINDS = {
     "error_frame": ("an SSE error frame mid-stream (code=..., default 1302), then [DONE]", "stream"),
     "drop_mid_stream": ("the connection is cut mid-stream, no end of body", "stream"),
     "no_done": ("the stream ends cleanly but early, without [DONE]", "stream"),
+    "stall_mid_stream": ("the stream stops sending for seconds=... (default 30) mid-stream",
+                         "stream"),
 }
 _PARAMS = {"code", "after_events", "seconds", "retry_after"}
 _ALIASES = {"rate_limit": "1302", "overloaded": "1305", "no_balance": "1113", "server_error": "1200"}

@@ -16,7 +16,7 @@ import threading
 import time
 from collections import deque
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
@@ -53,6 +53,7 @@ class Exchange:
     fault: str = ""
     events_sent: int = 0
     outcome: str = "complete"
+    event_times: list = field(default_factory=list, repr=False)  # time.time() after each event
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -311,6 +312,9 @@ def apply_fault(reply, fault):
     body_events = len(events) - 2 if events[-1] == [DONE_LINE] else len(events)
     cut = fault.params.get("after_events", body_events // 2)
     cut = int(min(cut, body_events))
+    if kind == "stall_mid_stream":
+        reply.stall = (cut, fault.params.get("seconds", 30))
+        return reply
     reply.events, reply.delays_ms = events[:cut], delays[:cut]
     first = _first_json(events)
     if kind in ("sensitive", "network_error"):
@@ -487,6 +491,9 @@ class Server:
         for index, (event, delay) in enumerate(zip(reply.events, delays)):
             if scale:
                 self.wait(delay * scale / 1000)
+            if reply.stall and reply.stall[0] == index:
+                handler.exchange.outcome = "stalled"
+                self.wait(reply.stall[1])
             if self._stopping.is_set():
                 return handler.abort()
             data = encode_event(event, options["line_ending"])
@@ -496,6 +503,7 @@ class Server:
             else:
                 handler.write_chunk(data)
             handler.exchange.events_sent += 1
+            handler.exchange.event_times.append(time.time())
         if reply.drop:
             handler.exchange.outcome = "dropped"
             return handler.abort()

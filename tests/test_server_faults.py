@@ -19,7 +19,7 @@ STATUS_FAULTS = {
     "unavailable": (503, {"error": {"code": "503", "message": "服务暂时不可用，请稍后重试。"}}),
 }
 STREAM_SHAPE_FAULTS = {"error_frame", "drop_mid_stream", "no_done", "sensitive", "network_error"}
-OTHER_FAULTS = {"error", "slow_first_byte"}
+OTHER_FAULTS = {"error", "slow_first_byte", "stall_mid_stream"}
 
 
 @pytest.fixture
@@ -176,6 +176,25 @@ def test_slow_first_byte(shared, recordings):
     elapsed = time.monotonic() - started
     assert 0.3 <= elapsed < 1.5
     assert r.json() == recordings["hello-en"]["response"]["json"]
+
+
+def test_stall_mid_stream_trips_a_read_timeout(shared, recordings):
+    shared.inject("stall_mid_stream", after_events=2, seconds=1.0)
+    events = []
+    with pytest.raises(requests.exceptions.ConnectionError):  # urllib3's ReadTimeoutError
+        with requests.post(shared.base_url + "/chat/completions", headers=auth(), stream=True,
+                           json=body_of(recordings, "hello-en-stream"), timeout=(5, 0.3)) as r:
+            for line in r.iter_lines():
+                events.append(line) if line else None
+    assert events == [c.rstrip(b"\n") for c in recorded_events(recordings)[:2]]
+
+
+def test_stalled_stream_resumes_after_the_stall(shared, recordings):
+    shared.inject("stall_mid_stream", after_events=3, seconds=0.3)
+    started = time.monotonic()
+    r = post(shared, body_of(recordings, "hello-en-stream"))
+    assert time.monotonic() - started >= 0.3
+    assert r.content == b"".join(recorded_events(recordings))
 
 
 def test_stream_only_fault_waits_for_a_stream(shared, recordings):
