@@ -1,5 +1,10 @@
 """Write cassettes from transcript specs (scripts/cassette_specs/*.json).
 
+An interaction spec has "name" and "body" (the exact request), and then one of:
+"answer" (text pieces, one token each) with optional "finish_reason", "tool_calls"
+([{"name", "arguments", "id"}]), "error" (a business code), or "sse" (raw SSE lines,
+with optional "event_delays_ms") for recordings with unusual but legal framing.
+
 The recordings shipped with glm_offline were not captured from the live API (it is not
 reachable from where they were made). They are transcribed: each spec gives the request
 and the answer, and this script lays them out in the documented, publicly captured wire
@@ -19,7 +24,7 @@ from pathlib import Path
 from glm_offline import chat
 from glm_offline.cassettes import FORMAT_VERSION, PACKAGE_CASSETTES
 from glm_offline.server import API_PREFIX
-from glm_offline.wire import ERRORS, count_tokens, response_id
+from glm_offline.wire import ERRORS, count_tokens, response_id, sse_lines_to_events
 
 SPECS = Path(__file__).parent / "cassette_specs"
 HOW = ("transcribed: written from the documented and publicly captured GLM v4 wire format "
@@ -44,6 +49,11 @@ def interaction(item, model, created):
         status, message = ERRORS[code]
         return {"name": name, "request": request,
                 "response": {"status": status, "json": {"error": {"code": code, "message": message}}}}
+    if "sse" in item:  # raw lines, for recordings that show unusual but legal framing
+        lines = item["sse"]
+        delays = item.get("event_delays_ms", [60] * len(sse_lines_to_events(lines)))
+        return {"name": name, "request": request,
+                "response": {"status": 200, "sse": lines, "event_delays_ms": delays}}
     created = item.get("created", created)
     meta = {"id": response_id(name, created), "created": created, "model": body["model"]}
     meta["request_id"] = body.get("request_id") or meta["id"]
