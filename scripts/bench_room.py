@@ -161,16 +161,16 @@ def main(argv=None):
     if len(errors) > 5:
         print(f"  ... and {len(errors) - 5} more")
     if ok:
-        print(f"first response byte  p50 {ms(percentile(head, 50))}   p99 {ms(percentile(head, 99))}"
-              f"   max {ms(max(head))}")
-        print(f"first body byte      p50 {ms(percentile(first, 50))}   p99 {ms(percentile(first, 99))}"
-              f"   max {ms(max(first))}")
+        print(f"first response byte  p50 {ms(percentile(head, 50))}   "
+              f"p99 {ms(percentile(head, 99))}   max {ms(max(head))}")
+        print(f"first body byte      p50 {ms(percentile(first, 50))}   "
+              f"p99 {ms(percentile(first, 99))}   max {ms(max(first))}")
         if paced:
             extra = [f - delays[0] * scale / 1000 for f in first]
             print(f"  minus recorded wait p50 {ms(percentile(extra, 50))}   p99 "
                   f"{ms(percentile(extra, 99))}   (what the server and the room add)")
-        print(f"[DONE]               p50 {ms(percentile(done, 50))}   p99 {ms(percentile(done, 99))}"
-              f"   max {ms(max(done))}")
+        print(f"[DONE]               p50 {ms(percentile(done, 50))}   "
+              f"p99 {ms(percentile(done, 99))}   max {ms(max(done))}")
     print(f"total wall time      {ms(wall)}")
     peak_mb = peak_kb / 1024 if peak_kb is not None else None
     print("server peak memory   " + (f"{peak_mb:.1f} MB (VmHWM)" if peak_mb is not None

@@ -134,7 +134,8 @@ def main(argv=None):
               file=sys.stderr)
         return 2
     try:
-        process, base_url, api_key = serve_process.start(["--pacing", "instant"], python=args.server_python)
+        process, base_url, api_key = serve_process.start(["--pacing", "instant"],
+                                                         python=args.server_python)
     except (OSError, RuntimeError) as exc:
         print(f"error: cannot start the recorded server: {exc}", file=sys.stderr)
         return 2
