@@ -11,10 +11,16 @@ Format (version 1)::
          "response": {"status": 200, "sse": ["data: {...}", "", ...], "event_delays_ms": [...]}}
      ]}
 
+An async chat task is one interaction: the request is the POST to
+/api/paas/v4/async/chat/completions, and the response holds the task's final record (what
+GET /async-result/{id} returns once it says SUCCESS) plus how many polls answer PROCESSING
+before that: {"status": 200, "json": {..., "task_status": "SUCCESS"}, "polls_before_done": 2}.
+
 A request matches an interaction when method, path and parsed body are equal (explicit
 nulls in the body are ignored, since some SDKs send them).
 """
 
+import difflib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +46,7 @@ class Reply:
     delays_ms: list = None
     drop: bool = False  # cut the connection after the events (a fault)
     stall: tuple = None  # (event index, seconds): stop sending there for a while (a fault)
+    polls_before_done: int = 0  # async tasks: polls that answer PROCESSING first
 
 
 @dataclass
@@ -58,7 +65,8 @@ class Interaction:
             events = sse_lines_to_events(response["sse"])
             delays = response.get("event_delays_ms") or [0] * len(events)
             return Reply(response["status"], source, events=events, delays_ms=list(delays))
-        return Reply(response["status"], source, json=response["json"])
+        return Reply(response["status"], source, json=response["json"],
+                     polls_before_done=response.get("polls_before_done", 0))
 
 
 def normalize(value):
@@ -135,6 +143,11 @@ def load_file(path):
         if not isinstance(status, int) or ("json" in response) == ("sse" in response):
             raise CassetteError(f"{where} ({interaction.name}): response needs an int status "
                                 "and exactly one of \"json\" or \"sse\"")
+        polls = response.get("polls_before_done", 0)
+        if isinstance(polls, bool) or not isinstance(polls, int) or polls < 0 or (
+                polls and "json" not in response):
+            raise CassetteError(f"{where} ({interaction.name}): polls_before_done needs a whole "
+                                "number, 0 or more, and a \"json\" response")
         sse, delays = response.get("sse"), response.get("event_delays_ms")
         if isinstance(sse, list) and delays and len(delays) != len(sse_lines_to_events(sse)):
             # The replayer zips events with delays: a short list would drop events silently.
@@ -176,8 +189,14 @@ class Library:
             return "there are no recordings"
         body = normalize(body)
 
+        wanted = json.dumps(body, ensure_ascii=False, sort_keys=True)
+
         def rank(item):
-            return (item.method != method, item.path != path, _distance(item.body, body))
+            # Fewest differing fields first; among equals, the most similar text.
+            similarity = difflib.SequenceMatcher(
+                None, json.dumps(item.body, ensure_ascii=False, sort_keys=True), wanted).ratio()
+            return (item.method != method, item.path != path, _distance(item.body, body),
+                    -similarity)
 
         nearest = min(self.interactions, key=rank)
         if nearest.method != method or nearest.path != path:

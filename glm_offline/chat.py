@@ -31,14 +31,18 @@ def completion_body(meta, content, finish_reason, token_usage, tool_calls=None):
             "object": "chat.completion", "request_id": meta["request_id"], "usage": token_usage}
 
 
+def _call_order(call):
+    """A streamed tool call (or a piece of one) in the captured key order."""
+    ordered = {key: call[key] for key in ("id", "index", "type") if key in call}
+    function = call.get("function", {})
+    ordered["function"] = {key: function[key] for key in ("name", "arguments") if key in function}
+    return ordered
+
+
 def _stream_order(delta):
     """Tool calls and usage inside chunks use the captured key order, not alphabetical."""
     if "tool_calls" in delta:
-        calls = [{"id": c["id"], "index": c["index"], "type": c["type"],
-                  "function": {"name": c["function"]["name"],
-                               "arguments": c["function"]["arguments"]}}
-                 for c in delta["tool_calls"]]
-        delta = {**delta, "tool_calls": calls}
+        delta = {**delta, "tool_calls": [_call_order(c) for c in delta["tool_calls"]]}
     return delta
 
 
@@ -60,11 +64,35 @@ def final_chunk(meta, finish_reason, token_usage):
     return chunk(meta, {"role": "assistant", "content": ""}, finish_reason, token_usage)
 
 
-def stream_events(meta, pieces, finish_reason, token_usage, tool_calls=None):
-    """SSE events for a whole answer: one per text piece, the tool calls, the end."""
+def tool_call_pieces(call, tool_stream=False):
+    """The stream deltas' tool_calls entries for one call.
+
+    Without tool_stream the call arrives whole in one chunk (captured). With it the
+    arguments arrive in token-sized fragments: the first piece carries id, type and name,
+    later pieces only the index and more argument text. That fragment shape follows the
+    documented accumulation by index (glm-api-facts.md 4.6) and OpenAI's; it is UNVERIFIED.
+    """
+    if not tool_stream:
+        return [call]
+    fragments = split_pieces(call["function"]["arguments"]) or [""]
+    first = {**call, "function": {"name": call["function"]["name"], "arguments": fragments[0]}}
+    return [first] + [{"index": call["index"], "function": {"arguments": piece}}
+                      for piece in fragments[1:]]
+
+
+def stream_events(meta, pieces, finish_reason, token_usage, tool_calls=None, *,
+                  tool_stream=False, finish_on_tool_chunks=False):
+    """SSE events for a whole answer: one per text piece, the tool calls, the end.
+
+    Each tool call (or fragment) has a chunk of its own. finish_on_tool_chunks puts
+    finish_reason on those chunks too, as glm-4 and glm-4.5 were captured doing; the
+    final chunk repeats it.
+    """
     events = [data_event(chunk(meta, {"role": "assistant", "content": p})) for p in pieces]
-    if tool_calls:
-        events.append(data_event(chunk(meta, {"tool_calls": tool_calls})))
+    on_tool_chunks = finish_reason if finish_on_tool_chunks else None
+    for call in tool_calls or []:
+        for piece in tool_call_pieces(call, tool_stream):
+            events.append(data_event(chunk(meta, {"tool_calls": [piece]}, on_tool_chunks)))
     events.append(data_event(final_chunk(meta, finish_reason, token_usage)))
     events.append([DONE_LINE])
     return events
@@ -149,7 +177,8 @@ def generated(body):
     """The generated reply as a Reply, streaming or not as the request asked."""
     meta, pieces, finish_reason, token_usage, tool_calls = generated_reply(body)
     if body.get("stream"):
-        events = stream_events(meta, pieces or [], finish_reason, token_usage, tool_calls)
+        events = stream_events(meta, pieces or [], finish_reason, token_usage, tool_calls,
+                               tool_stream=body.get("tool_stream") is True)
         return Reply(200, "generated", events=events, delays_ms=[40] * len(events))
     content = "".join(pieces) if pieces is not None else None
     return Reply(200, "generated",

@@ -2,10 +2,12 @@
 
     server.inject("rate_limit", times=2)            # two 429s with code 1302, then normal
     server.inject("drop_mid_stream", after_events=3)
+    server.inject("task_fail")                      # the next async task ends in FAIL
 
 Faults wait in a queue and are used in order; a stream-only fault waits for the next
-streaming request. The shapes of mid-stream failures are UNVERIFIED on the live
-service (glm-api-facts.md 4.5); they follow the documentation and third-party captures.
+streaming request, a task-only fault for the next async task (POST /async/chat/completions).
+The shapes of mid-stream failures are UNVERIFIED on the live service (glm-api-facts.md 4.5);
+they follow the documentation and third-party captures.
 """
 
 import threading
@@ -29,6 +31,7 @@ KINDS = {
     "no_done": ("the stream ends cleanly but early, without [DONE]", "stream"),
     "stall_mid_stream": ("the stream stops sending for seconds=... (default 30) mid-stream",
                          "stream"),
+    "task_fail": ("an async task polls as PROCESSING, then ends in FAIL (no answer)", "task"),
 }
 _PARAMS = {"code", "after_events", "seconds", "retry_after"}
 _ALIASES = {"rate_limit": "1302", "overloaded": "1305", "no_balance": "1113", "server_error": "1200"}
@@ -40,9 +43,9 @@ class Fault:
     times: int = 1
     params: dict = field(default_factory=dict)
 
-    @property
-    def stream_only(self):
-        return KINDS[self.kind][1] == "stream"
+    def applies(self, streaming, task):
+        scope = KINDS[self.kind][1]
+        return scope == "any" or (scope == "stream" and streaming) or (scope == "task" and task)
 
     def error(self):
         """The APIError for status faults, or None for faults that shape the stream."""
@@ -93,11 +96,11 @@ class FaultQueue:
             self._faults.append(fault)
         return fault
 
-    def take(self, streaming):
+    def take(self, streaming, task=False):
         """Use up one request's worth of the first fault that applies to this request."""
         with self._lock:
             for fault in self._faults:
-                if streaming or not fault.stream_only:
+                if fault.applies(streaming, task):
                     fault.times -= 1
                     if fault.times == 0:
                         self._faults.remove(fault)

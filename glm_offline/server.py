@@ -3,6 +3,9 @@
     with glm_offline.start() as server:
         requests.post(server.base_url + "/chat/completions",
                       headers={"Authorization": f"Bearer {server.api_key}"}, json=..., timeout=10)
+
+Endpoints: POST /chat/completions; POST /async/chat/completions and GET /async-result/{id}
+(async tasks, see TaskTable); and /_offline/faults for fault injection from this machine.
 """
 
 import ipaddress
@@ -25,14 +28,26 @@ from .auth import OFFLINE_API_KEY, Authenticator
 from .cassettes import PACKAGE_CASSETTES, Library
 from .faults import FaultQueue
 from .validation import parse_body, validate_chat
-from .wire import (DONE_LINE, ERRORS, JSON_CONTENT_TYPE, SSE_CONTENT_TYPE,
-                   SSE_CONTENT_TYPE_NO_CHARSET, APIError, count_tokens, dumps, http_error)
+from .wire import (
+    DONE_LINE,
+    ERRORS,
+    JSON_CONTENT_TYPE,
+    SSE_CONTENT_TYPE,
+    SSE_CONTENT_TYPE_NO_CHARSET,
+    APIError,
+    count_tokens,
+    dumps,
+    http_error,
+    task_id,
+)
 
 API_PREFIX = "/api/paas/v4"
 ADMIN_PREFIX = "/_offline"
 MAX_BODY_BYTES = 1024 * 1024
 REQUEST_TIMEOUT_SECONDS = 30
 STREAM_REPLAY_CAP_MS = 2000
+MAX_TASKS = 10000  # async tasks kept per server; the oldest are forgotten first
+GENERATED_TASK_POLLS = 1  # a task with a generated answer polls PROCESSING once
 STREAM_OPTIONS = {
     "chunking": ("event", "hostile"),
     "line_ending": ("lf", "crlf"),
@@ -230,7 +245,7 @@ def hostile_pieces(data, seed):
 
 
 class ReplayApp:
-    """Answers /chat/completions from cassettes, with auth, validation and faults."""
+    """Answers chat requests and async tasks from cassettes, with auth, validation and faults."""
 
     def __init__(self, owner, library, authenticator, strict):
         self.owner = owner
@@ -240,34 +255,75 @@ class ReplayApp:
 
     def route(self, method, path):
         if path == API_PREFIX + "/chat/completions":
-            if method != "POST":
-                raise http_error(405, f"{method} is not allowed here; use POST")
-            return self.chat
+            return _allowed(method, ("POST",), self.chat)
+        if path == API_PREFIX + "/async/chat/completions":
+            return _allowed(method, ("POST",), self.async_chat)
+        if path.startswith(API_PREFIX + "/async-result/"):
+            return _allowed(method, ("GET",), self.async_result)
         if path == ADMIN_PREFIX + "/faults":
-            if method not in ("GET", "POST", "DELETE"):
-                raise http_error(405, f"{method} is not allowed here; use GET, POST or DELETE")
-            return self.admin_faults
+            return _allowed(method, ("GET", "POST", "DELETE"), self.admin_faults)
         raise http_error(404, f"no such endpoint: {path}")
 
     def chat(self, handler, path, raw):
         self.auth.check(handler.headers.get("Authorization"))
         body = parse_body(raw)
         validate_chat(body)
-        streaming = body.get("stream") is True
-        fault = self.owner.faults.take(streaming)
-        if fault:
-            handler.exchange.fault = fault.kind
-            if fault.kind == "slow_first_byte":
-                self.owner.wait(fault.params.get("seconds", 5))
-            error = fault.error()
-            if error:
-                retry = fault.params.get("retry_after")
-                extra = [("Retry-After", str(retry))] if retry is not None else []
-                return handler.send_json(error.status, error.body(), "fault", extra)
+        fault = self.take_fault(handler, streaming=body.get("stream") is True)
+        if fault and fault.error():
+            return self.send_fault_error(handler, fault)
         reply = self.reply_for("POST", path, body)
         if fault:
             reply = apply_fault(reply, fault)
         self.owner.write_reply(handler, reply)
+
+    def async_chat(self, handler, path, raw):
+        """Start a task whose polls replay the matching recording; answer its record."""
+        self.auth.check(handler.headers.get("Authorization"))
+        body = parse_body(raw)
+        validate_chat(body)
+        # The async API has no "stream" (glm-api-facts.md 2.5); that the service ignores
+        # one sent anyway, rather than rejecting it, is UNVERIFIED.
+        body.pop("stream", None)
+        fault = self.take_fault(handler, streaming=False, task=True)
+        if fault and fault.error():
+            return self.send_fault_error(handler, fault)
+        reply = self.reply_for("POST", path, body)
+        if reply.status != 200:  # a recorded rejection
+            return self.owner.write_reply(handler, reply)
+        if fault:
+            reply = apply_fault(reply, fault)
+        final = task_record(reply.json, "SUCCESS")
+        if fault and fault.kind == "task_fail":
+            final = task_record(_task_fields(final), "FAIL")
+        polls = GENERATED_TASK_POLLS if reply.source == "generated" else reply.polls_before_done
+        record = self.owner.tasks.submit(final, polls, reply.source)
+        handler.send_json(200, record, reply.source)
+
+    def async_result(self, handler, path, raw):
+        """A task's record: PROCESSING for its first polls, then SUCCESS or FAIL."""
+        self.auth.check(handler.headers.get("Authorization"))
+        ident = path[len(API_PREFIX + "/async-result/"):]
+        record = self.owner.tasks.poll(ident)
+        if record is None:
+            # UNVERIFIED: the live answer for an unknown or expired id is not documented;
+            # this server answers HTTP 404 with code "404", like its other unknown paths.
+            raise http_error(404, f"no such task: {ident}")
+        handler.send_json(200, record, "task:" + record["task_status"])
+
+    def take_fault(self, handler, streaming, task=False):
+        """The next fault for this request (a slow first byte waits here), or None."""
+        fault = self.owner.faults.take(streaming, task)
+        if fault:
+            handler.exchange.fault = fault.kind
+            if fault.kind == "slow_first_byte":
+                self.owner.wait(fault.params.get("seconds", 5))
+        return fault
+
+    def send_fault_error(self, handler, fault):
+        error = fault.error()
+        retry = fault.params.get("retry_after")
+        extra = [("Retry-After", str(retry))] if retry is not None else []
+        handler.send_json(error.status, error.body(), "fault", extra)
 
     def reply_for(self, method, path, body):
         interaction = self.library.find(method, path, body)
@@ -292,6 +348,69 @@ class ReplayApp:
         elif handler.command == "DELETE":
             self.owner.faults.clear()
         handler.send_json(200, {"pending": self.owner.faults.pending()}, "admin")
+
+
+def _allowed(method, methods, action):
+    if method not in methods:
+        names = ", ".join(methods[:-1]) + " or " + methods[-1] if len(methods) > 1 else methods[0]
+        raise http_error(405, f"{method} is not allowed here; use {names}")
+    return action
+
+
+def task_record(completion, task_status):
+    """A task as GET /async-result/{id} returns it: the completion plus task_status.
+
+    Keys are alphabetical, as in other non-streaming bodies. While PROCESSING, and after a
+    FAIL, the record has only id, model, request_id and task_status; the docs show no failed
+    record, so that a FAIL carries no error detail is UNVERIFIED.
+    """
+    return dict(sorted({**completion, "task_status": task_status}.items()))
+
+
+def _task_fields(record):
+    return {key: record.get(key) for key in ("id", "model", "request_id")}
+
+
+@dataclass
+class Task:
+    final: dict  # the record once done: SUCCESS with the answer, or FAIL
+    polls_left: int  # polls that still answer PROCESSING
+
+
+class TaskTable:
+    """Async chat tasks by id. A task answers PROCESSING for the first polls_before_done
+    polls, then its final record on every poll after that.
+
+    The live service finishes a task after some time; here a task finishes after a number
+    of polls, so a lesson prints the same states however fast it polls. Each submission is
+    a new task with a new id (the same on every fresh server), so a room sharing one server
+    does not share tasks.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._tasks = {}
+        self._submissions = itertools.count(1)
+
+    def submit(self, final, polls_before_done, seed):
+        """Store a task; return its record as POST /async/chat/completions answers it."""
+        with self._lock:
+            ident = task_id(seed, next(self._submissions))
+            self._tasks[ident] = Task({**final, "id": ident}, polls_before_done)
+            if len(self._tasks) > MAX_TASKS:
+                del self._tasks[next(iter(self._tasks))]
+        return task_record(_task_fields({**final, "id": ident}), "PROCESSING")
+
+    def poll(self, ident):
+        """The task's record now, or None for an unknown id."""
+        with self._lock:
+            task = self._tasks.get(ident)
+            if task is None:
+                return None
+            if task.polls_left:
+                task.polls_left -= 1
+                return task_record(_task_fields(task.final), "PROCESSING")
+            return task.final
 
 
 def apply_fault(reply, fault):
@@ -359,6 +478,7 @@ class Server:
         self.api_key = api_keys[0]
         self.verbose = verbose
         self.faults = FaultQueue()
+        self.tasks = TaskTable()
         self.history = deque(maxlen=10000)
         self.stream_options = {"chunking": "event", "line_ending": "lf", "charset": True,
                                "pacing": "realistic"}
@@ -441,7 +561,8 @@ class Server:
 
     # -- what tests and lessons use ----------------------------------------------------
     def inject(self, kind, times=1, **params):
-        """Make the next `times` chat requests fail as `kind` (see glm_offline.faults.KINDS)."""
+        """Make the next `times` chat requests fail as `kind` (see glm_offline.faults.KINDS);
+        "task_fail" makes the next async task end in FAIL."""
         return self.faults.add(kind, times, **params)
 
     def configure(self, **options):

@@ -30,9 +30,25 @@ def fix(nb):
     for cell in nb.cells:
         tags = cell.metadata.get("tags")
         cell.metadata = {"tags": tags} if tags else {}
+        if cell.cell_type == "code":
+            cell.outputs = merge_streams(cell.outputs)
     while nb.cells and not nb.cells[-1].source.strip():
         nb.cells.pop()
     return nb
+
+
+def merge_streams(outputs):
+    """Join consecutive stdout (or stderr) pieces: how the kernel happened to flush a
+    streamed answer must not change the saved file."""
+    merged = []
+    for output in outputs:
+        previous = merged[-1] if merged else None
+        if (output.output_type == "stream" and previous is not None
+                and previous.output_type == "stream" and previous.name == output.name):
+            previous.text += output.text
+        else:
+            merged.append(output)
+    return merged
 
 
 def problems(nb):

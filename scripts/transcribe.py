@@ -5,6 +5,17 @@ An interaction spec has "name" and "body" (the exact request), and then one of:
 ([{"name", "arguments", "id"}]), "error" (a business code), or "sse" (raw SSE lines,
 with optional "event_delays_ms") for recordings with unusual but legal framing.
 
+Async tasks: "async": true makes the request a POST to /async/chat/completions; the
+response is the task's final record (the completion plus "task_status": "SUCCESS") with
+"polls_before_done" (default 2), how many polls answer PROCESSING first.
+
+Tool calls: "arguments" is a JSON value, written as the model would (json.dumps);
+"arguments_raw" is the exact argument string instead, for a model that sends invalid
+JSON. In a stream each call has a chunk of its own; "finish_on_tool_chunks": true puts
+finish_reason on those chunks too (the glm-4 / glm-4.5 captures). When the request body
+has "tool_stream": true, the arguments are written in fragments over several chunks
+(see glm_offline.chat.tool_call_pieces: that fragment shape is UNVERIFIED).
+
 The recordings shipped with glm_offline were not captured from the live API (it is not
 reachable from where they were made). They are transcribed: each spec gives the request
 and the answer, and this script lays them out in the documented, publicly captured wire
@@ -23,7 +34,7 @@ from pathlib import Path
 
 from glm_offline import chat
 from glm_offline.cassettes import FORMAT_VERSION, PACKAGE_CASSETTES
-from glm_offline.server import API_PREFIX
+from glm_offline.server import API_PREFIX, task_record
 from glm_offline.wire import ERRORS, count_tokens, response_id, sse_lines_to_events
 
 SPECS = Path(__file__).parent / "cassette_specs"
@@ -34,16 +45,21 @@ HOW = ("transcribed: written from the documented and publicly captured GLM v4 wi
 
 
 def tool_call(spec, index, seed):
-    call_id = spec.get("id") or "call_" + hashlib.sha256(f"{seed}/{index}".encode()).hexdigest()[:24]
-    return {"function": {"arguments": json.dumps(spec["arguments"], ensure_ascii=False),
-                         "name": spec["name"]},
+    digest = hashlib.sha256(f"{seed}/{index}".encode()).hexdigest()
+    call_id = spec.get("id") or "call_" + digest[:24]
+    if "arguments_raw" in spec:  # exactly what the model sent, valid JSON or not
+        arguments = spec["arguments_raw"]
+    else:
+        arguments = json.dumps(spec["arguments"], ensure_ascii=False)
+    return {"function": {"arguments": arguments, "name": spec["name"]},
             "id": call_id, "index": index, "type": "function"}
 
 
 def interaction(item, model, created):
     body = item["body"]
     name = item["name"]
-    request = {"method": "POST", "path": API_PREFIX + "/chat/completions", "body": body}
+    endpoint = "/async/chat/completions" if item.get("async") else "/chat/completions"
+    request = {"method": "POST", "path": API_PREFIX + endpoint, "body": body}
     if "error" in item:
         code = item["error"]
         status, message = ERRORS[code]
@@ -68,10 +84,17 @@ def interaction(item, model, created):
     usage = chat.usage(chat.prompt_tokens(body["messages"]), completion)
     if not body.get("stream"):
         content = "".join(pieces) if pieces or not calls else None
-        return {"name": name, "request": request,
-                "response": {"status": 200, "json": chat.completion_body(meta, content, finish,
-                                                                         usage, calls)}}
-    events = chat.stream_events(meta, pieces, finish, usage, calls)
+        completion = chat.completion_body(meta, content, finish, usage, calls)
+        response = {"status": 200, "json": completion}
+        if item.get("async"):
+            response = {"status": 200, "json": task_record(response["json"], "SUCCESS"),
+                        "polls_before_done": item.get("polls_before_done", 2)}
+        return {"name": name, "request": request, "response": response}
+    if item.get("async"):
+        raise SystemExit(f"{name}: an async task takes no \"stream\"")
+    events = chat.stream_events(meta, pieces, finish, usage, calls,
+                                tool_stream=body.get("tool_stream") is True,
+                                finish_on_tool_chunks=item.get("finish_on_tool_chunks", False))
     lines = [line for event in events for line in (*event, "")]
     gap = item.get("gap_ms", 60)
     delays = [item.get("first_gap_ms", 300)] + [gap] * (len(events) - 2) + [5]

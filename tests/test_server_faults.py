@@ -20,6 +20,7 @@ STATUS_FAULTS = {
 }
 STREAM_SHAPE_FAULTS = {"error_frame", "drop_mid_stream", "no_done", "sensitive", "network_error"}
 OTHER_FAULTS = {"error", "slow_first_byte", "stall_mid_stream"}
+TASK_FAULTS = {"task_fail"}
 
 
 @pytest.fixture
@@ -31,7 +32,7 @@ def shared(module_server):
 
 
 def test_every_fault_kind_is_tested_here():
-    assert set(KINDS) == set(STATUS_FAULTS) | STREAM_SHAPE_FAULTS | OTHER_FAULTS
+    assert set(KINDS) == set(STATUS_FAULTS) | STREAM_SHAPE_FAULTS | OTHER_FAULTS | TASK_FAULTS
 
 
 def body_of(recordings, name):
@@ -205,6 +206,22 @@ def test_stream_only_fault_waits_for_a_stream(shared, recordings):
     r = post(shared, body_of(recordings, "hello-en-stream"))
     assert not r.content.endswith(b"data: [DONE]\n\n")
     assert shared.faults.pending() == []
+
+
+def test_task_fail_ends_the_next_async_task_in_fail(shared, recordings):
+    question = {"model": "glm-4-flash-250414", "messages": [
+        {"role": "user", "content": "What is 12 times 12? Reply with the number only."}]}
+    shared.inject("task_fail")
+    assert post(shared, body_of(recordings, "hello-en")).status_code == 200  # not a task
+    results = []
+    for _ in range(2):
+        task = requests.post(shared.base_url + "/async/chat/completions", json=question,
+                             headers=auth(), timeout=10).json()
+        results.append(requests.get(f"{shared.base_url}/async-result/{task['id']}",
+                                    headers=auth(), timeout=10).json())
+    assert [result["task_status"] for result in results] == ["FAIL", "SUCCESS"]
+    assert "choices" not in results[0]
+    assert results[1]["choices"][0]["message"]["content"] == "144"
 
 
 @pytest.mark.parametrize("kind, options", [
