@@ -445,6 +445,8 @@ def apply_fault(reply, fault):
         reply.events += [["event: error", f"data: {dumps(error)}"], [DONE_LINE]]
     elif kind == "drop_mid_stream":
         reply.drop = True
+    elif kind == "no_done":
+        pass  # the events stop here and the body ends cleanly, without [DONE]
     reply.delays_ms += [delays[min(cut, len(delays) - 1)]] * (len(reply.events) - cut)
     return reply
 
