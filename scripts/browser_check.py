@@ -219,7 +219,9 @@ def prepare_notebook(source, folder):
             cell.execution_count = None
     target = folder / source.name
     nbformat.write(nb, target)
-    return target, sum(cell.cell_type == "code" for cell in nb.cells)
+    code = [cell for cell in nb.cells if cell.cell_type == "code"]
+    raising = {i for i, cell in enumerate(code) if "raises-exception" in cell.metadata.get("tags", [])}
+    return target, len(code), raising
 
 
 def start_lab(workdir, port, token):
@@ -280,7 +282,8 @@ def run_check(notebook, screenshot, timeout, chromium, websocket, workdir):
     started = time.monotonic()
     remaining = lambda: max(5.0, timeout - (time.monotonic() - started))  # noqa: E731
     (workdir / "lesson").mkdir()
-    copy, code_cells = prepare_notebook(notebook, workdir / "lesson")
+    # Cells tagged raises-exception fail on purpose ("This won't work:"); JupyterLab goes on.
+    copy, code_cells, raising = prepare_notebook(notebook, workdir / "lesson")
     port, token = free_port(), secrets.token_hex(16)
     lab = chrome = devtools = None
     try:
@@ -335,7 +338,7 @@ def run_check(notebook, screenshot, timeout, chromium, websocket, workdir):
                      f"({cell['firstLine'].strip()[:60]!r})")
             if not cell["prompt"][1:-2].strip().isdigit():
                 not_run.append(f"{where} did not run (prompt {cell['prompt']!r})")
-            for text in cell["stderr"]:
+            for text in [] if cell["index"] in raising else cell["stderr"]:
                 failures.append(f"{where} shows an error or stderr output:\n"
                                 + "\n".join("      " + line for line in text.splitlines()[-8:]))
         if failures and not_run:  # "Run All" stops at the first error: say so once
