@@ -14,4 +14,5 @@ from .cassettes import CassetteError
 from .faults import KINDS as FAULT_KINDS
 from .server import Server, shared_server, start
 
-__all__ = ["OFFLINE_API_KEY", "FAULT_KINDS", "CassetteError", "Server", "shared_server", "split_key", "start"]
+__all__ = ["OFFLINE_API_KEY", "FAULT_KINDS", "CassetteError", "Server", "shared_server",
+           "split_key", "start"]

@@ -103,7 +103,8 @@ def build_parser():
     serve.add_argument("--pacing", choices=STREAM_OPTIONS["pacing"],
                        help="'realistic' (default) replays recorded gaps, at most ~2 s a stream")
     serve.add_argument("--no-charset", action="store_true",
-                       help="send text/event-stream without charset (shows requests' ISO-8859-1 trap)")
+                       help="send text/event-stream without charset"
+                            " (shows requests' ISO-8859-1 trap)")
     serve.add_argument("--verbose", action="store_true", help="log every request")
     serve.set_defaults(func=cmd_serve)
 

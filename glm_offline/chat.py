@@ -139,7 +139,8 @@ def generated_reply(body):
     messages = body["messages"]
     last = messages[-1]
     seed = dumps(body)
-    meta = {"id": response_id(seed, GENERATED_CREATED), "created": GENERATED_CREATED, "model": body["model"]}
+    meta = {"id": response_id(seed, GENERATED_CREATED), "created": GENERATED_CREATED,
+            "model": body["model"]}
     meta["request_id"] = body.get("request_id") or meta["id"]
     prompt_usage = prompt_tokens(messages)
     functions = [t["function"] for t in body.get("tools") or [] if t.get("type") == "function"]

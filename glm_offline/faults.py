@@ -26,7 +26,8 @@ KINDS = {
     "sensitive": ("finish_reason 'sensitive': the answer is cut by moderation", "any"),
     "network_error": ("finish_reason 'network_error': inference failed", "any"),
     "slow_first_byte": ("wait seconds=... (default 5) before the response starts", "any"),
-    "error_frame": ("an SSE error frame mid-stream (code=..., default 1302), then [DONE]", "stream"),
+    "error_frame": ("an SSE error frame mid-stream (code=..., default 1302), then [DONE]",
+                    "stream"),
     "drop_mid_stream": ("the connection is cut mid-stream, no end of body", "stream"),
     "no_done": ("the stream ends cleanly but early, without [DONE]", "stream"),
     "stall_mid_stream": ("the stream stops sending for seconds=... (default 30) mid-stream",
@@ -34,7 +35,8 @@ KINDS = {
     "task_fail": ("an async task polls as PROCESSING, then ends in FAIL (no answer)", "task"),
 }
 _PARAMS = {"code", "after_events", "seconds", "retry_after"}
-_ALIASES = {"rate_limit": "1302", "overloaded": "1305", "no_balance": "1113", "server_error": "1200"}
+_ALIASES = {"rate_limit": "1302", "overloaded": "1305", "no_balance": "1113",
+            "server_error": "1200"}
 
 
 @dataclass

@@ -507,7 +507,8 @@ class Server:
             if self._httpd is not None:
                 raise RuntimeError(f"this server is already running at {self.base_url}")
             if self._stopping.is_set():
-                raise RuntimeError("this server was stopped; call glm_offline.start() for a new one")
+                raise RuntimeError("this server was stopped;"
+                                   " call glm_offline.start() for a new one")
             server_class = _HTTP6Server if ":" in self.host else _HTTPServer
             try:
                 httpd = server_class((self.host, self.port), Handler)
@@ -517,7 +518,8 @@ class Server:
             httpd.owner = self
             self.port = httpd.server_address[1]
             self._httpd = httpd
-            self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.1},
+            self._thread = threading.Thread(target=httpd.serve_forever,
+                                            kwargs={"poll_interval": 0.1},
                                             name=f"glm-offline:{self.port}", daemon=True)
             self._thread.start()
         return self
@@ -572,7 +574,8 @@ class Server:
         previous = {}
         for name, value in options.items():
             if name not in STREAM_OPTIONS:
-                raise ValueError(f"unknown stream option {name!r}; options: {', '.join(STREAM_OPTIONS)}")
+                raise ValueError(f"unknown stream option {name!r};"
+                                 f" options: {', '.join(STREAM_OPTIONS)}")
             if value not in STREAM_OPTIONS[name]:
                 raise ValueError(f"{name} must be one of {STREAM_OPTIONS[name]}, not {value!r}")
             previous[name] = self.stream_options[name]

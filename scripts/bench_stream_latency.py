@@ -114,7 +114,8 @@ def bench(chunking, line_ending, runs):
                            strict=True) as server:
         kernel, client = start_new_kernel(kernel_name="python3")
         try:
-            setup = (f"import json, re, time, requests\nCHAT_URL = {server.base_url + '/chat/completions'!r}\n"
+            setup = (f"import json, re, time, requests\n"
+                     f"CHAT_URL = {server.base_url + '/chat/completions'!r}\n"
                      f"HEADERS = {{'Authorization': 'Bearer {server.api_key}'}}\n"
                      f"question = {QUESTION!r}\n")
             run(client, setup + lesson_code())
@@ -142,9 +143,11 @@ def main(argv=None):
     met = True
     for mode in modes:
         results = bench(mode, args.line_ending, args.runs)
-        summary = {name: (statistics.median(values), max(values)) for name, values in results.items()}
+        summary = {name: (statistics.median(values), max(values))
+                   for name, values in results.items()}
         for name, values in results.items():
-            print(f"{mode:<9} {name:<8} {len(values):>6} {summary[name][0]:>10.2f} {summary[name][1]:>9.2f}")
+            print(f"{mode:<9} {name:<8} {len(values):>6}"
+                  f" {summary[name][0]:>10.2f} {summary[name][1]:>9.2f}")
         (lesson_median, lesson_max), (seed_median, seed_max) = summary["lesson"], summary["seed"]
         print(f"{mode:<9} seed/lesson ratio: median {seed_median / lesson_median:.0f}x, "
               f"max {seed_max / lesson_max:.0f}x")

@@ -220,7 +220,8 @@ def prepare_notebook(source, folder):
     target = folder / source.name
     nbformat.write(nb, target)
     code = [cell for cell in nb.cells if cell.cell_type == "code"]
-    raising = {i for i, cell in enumerate(code) if "raises-exception" in cell.metadata.get("tags", [])}
+    raising = {i for i, cell in enumerate(code)
+               if "raises-exception" in cell.metadata.get("tags", [])}
     return target, len(code), raising
 
 

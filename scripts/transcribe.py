@@ -64,7 +64,8 @@ def interaction(item, model, created):
         code = item["error"]
         status, message = ERRORS[code]
         return {"name": name, "request": request,
-                "response": {"status": status, "json": {"error": {"code": code, "message": message}}}}
+                "response": {"status": status,
+                             "json": {"error": {"code": code, "message": message}}}}
     if "sse" in item:  # raw lines, for recordings that show unusual but legal framing
         lines = item["sse"]
         delays = item.get("event_delays_ms", [60] * len(sse_lines_to_events(lines)))
@@ -107,7 +108,8 @@ def cassette(spec):
     metadata.update({"how": HOW, "api_base": "https://open.bigmodel.cn/api/paas/v4"})
     created = spec["created"]
     return {"version": FORMAT_VERSION, "metadata": metadata,
-            "interactions": [interaction(item, spec["model"], created) for item in spec["interactions"]]}
+            "interactions": [interaction(item, spec["model"], created)
+                             for item in spec["interactions"]]}
 
 
 def render(spec):
@@ -115,7 +117,8 @@ def render(spec):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true", help="only compare, write nothing")
     args = parser.parse_args(argv)
     stale = []

@@ -50,7 +50,8 @@ def test_every_jwt_in_the_repo_is_signed_with_the_offline_key():
 def test_secret_scan_recognises_what_it_looks_for():
     fake_key = "0123456789abcdef" * 2 + "." + "AbCdEfGh12345678"
     assert REAL_KEY.search(f"key = '{fake_key}'")
-    foreign = jwt.encode({"api_key": "x"}, "another-secret-that-is-32-bytes-long!", algorithm="HS256")
+    foreign = jwt.encode({"api_key": "x"}, "another-secret-that-is-32-bytes-long!",
+                         algorithm="HS256")
     assert JWT.search(foreign)
 
 

@@ -13,7 +13,8 @@ HELLO = {"model": "glm-4-flash-250414",
          "messages": [{"role": "user", "content": "Say hello in one short sentence."}]}
 
 ERROR_1000 = {"error": {"code": "1000", "message": "身份验证失败。"}}
-ERROR_1001 = {"error": {"code": "1001", "message": "Header中未收到Authorization参数，无法进行身份验证。"}}
+ERROR_1001 = {"error": {"code": "1001",
+                        "message": "Header中未收到Authorization参数，无法进行身份验证。"}}
 ERROR_1002 = {"error": {"code": "1002",
                         "message": "Authorization Token非法，请确认Authorization Token正确传递。"}}
 ERROR_1003 = {"error": {"code": "1003", "message": "Authorization Token已过期，请重新生成/获取。"}}

@@ -12,8 +12,10 @@ from glm_offline.faults import KINDS, make_fault
 
 CHAT = "/api/paas/v4/chat/completions"
 STATUS_FAULTS = {
-    "rate_limit": (429, {"error": {"code": "1302", "message": "您的账户已达到速率限制，请您控制请求频率"}}),
-    "overloaded": (429, {"error": {"code": "1305", "message": "该模型当前访问量过大，请您稍后再试"}}),
+    "rate_limit": (429, {"error": {"code": "1302",
+                                   "message": "您的账户已达到速率限制，请您控制请求频率"}}),
+    "overloaded": (429, {"error": {"code": "1305",
+                                   "message": "该模型当前访问量过大，请您稍后再试"}}),
     "no_balance": (429, {"error": {"code": "1113", "message": "您的账户已欠费，请充值后重试。"}}),
     "server_error": (500, {"error": {"code": "1200", "message": "API 调用失败"}}),
     "unavailable": (503, {"error": {"code": "503", "message": "服务暂时不可用，请稍后重试。"}}),
@@ -104,7 +106,8 @@ def test_error_frame_then_done(shared, recordings):
     assert response.status == 200
     assert response.chunks[:4] == recorded_events(recordings)[:4]
     assert response.chunks[4:] == [
-        'event: error\ndata: {"error":{"code":"1302","message":"您的账户已达到速率限制，请您控制请求频率"},'
+        'event: error\ndata: {"error":{"code":"1302",'
+        '"message":"您的账户已达到速率限制，请您控制请求频率"},'
         '"request_id":"2026112508000060b8099730df5f8a"}\n\n'.encode(),
         b"data: [DONE]\n\n"]
     assert response.ended

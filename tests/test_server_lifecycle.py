@@ -12,8 +12,8 @@ import pytest
 import requests
 
 import glm_offline
-from glm_offline.__main__ import main
 from conftest import auth
+from glm_offline.__main__ import main
 
 HELLO = {"model": "glm-4-flash-250414",
          "messages": [{"role": "user", "content": "Say hello in one short sentence."}]}

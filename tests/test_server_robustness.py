@@ -15,6 +15,7 @@ from conftest import auth
 
 CHAT = "/api/paas/v4/chat/completions"
 KEY = glm_offline.OFFLINE_API_KEY
+CHAT_LINE = b"POST " + CHAT.encode() + b" HTTP/1.1"
 GOOD_BODY = {"model": "glm-4-flash-250414",
              "messages": [{"role": "user", "content": "Say hello in one short sentence."}]}
 REQUEST_LINE = re.compile(rb"(GET|POST|PUT|DELETE|PATCH|HEAD|OPTIONS) \S+ HTTP/1\.[01]\r?\n")
@@ -51,7 +52,7 @@ def weird_body(rng):
     return json.dumps(body).encode()
 
 
-def request(body, extra_headers=b"", length=None, line=b"POST " + CHAT.encode() + b" HTTP/1.1"):
+def request(body, extra_headers=b"", length=None, line=CHAT_LINE):
     length = len(body) if length is None else length
     return (line + b"\r\nHost: x\r\nAuthorization: Bearer " + KEY.encode()
             + b"\r\nContent-Length: " + str(length).encode() + b"\r\n" + extra_headers

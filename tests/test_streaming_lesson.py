@@ -30,7 +30,8 @@ def tagged_source(path, tag):
 
 def load_parser(path=LESSONS[0]):
     namespace = {}
-    source = "import re  # imported by an earlier cell of the lesson\n\n" + tagged_source(path, "sse-parser")
+    source = ("import re  # imported by an earlier cell of the lesson\n\n"
+              + tagged_source(path, "sse-parser"))
     exec(compile(source, f"{path.name}[sse-parser]", "exec"), namespace)
     return namespace
 
