@@ -17,7 +17,6 @@ import signal
 import socket
 import threading
 import time
-from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -44,6 +43,7 @@ from .wire import (
 API_PREFIX = "/api/paas/v4"
 ADMIN_PREFIX = "/_offline"
 MAX_BODY_BYTES = 1024 * 1024
+HISTORY_LIMIT = 10000
 REQUEST_TIMEOUT_SECONDS = 30
 STREAM_REPLAY_CAP_MS = 2000
 MAX_TASKS = 10000  # async tasks kept per server; the oldest are forgotten first
@@ -63,12 +63,16 @@ class Exchange:
     connection: int
     method: str
     path: str
+    number: int = field(default_factory=lambda: next(_arrivals), repr=False)  # arrival order
     status: int = 0
     source: str = ""
     fault: str = ""
     events_sent: int = 0
     outcome: str = "complete"
     event_times: list = field(default_factory=list, repr=False)  # time.time() after each event
+
+
+_arrivals = itertools.count(1)
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -129,7 +133,7 @@ class Handler(BaseHTTPRequestHandler):
             self.send_json(error.status, error.body(), source="error")
         except OSError:
             pass
-        self.server.owner.history.append(self.exchange)
+        self.server.owner.record(self.exchange)
 
     def _dispatch(self):
         self.exchange = Exchange(self.connection_number, self.command, self.path)
@@ -146,7 +150,7 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.exchange.outcome = "client_closed"
         finally:
-            self.server.owner.history.append(self.exchange)
+            self.server.owner.record(self.exchange)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _dispatch
 
@@ -481,7 +485,8 @@ class Server:
         self.verbose = verbose
         self.faults = FaultQueue()
         self.tasks = TaskTable()
-        self.history = deque(maxlen=10000)
+        self.history = []  # finished exchanges, in the order the requests arrived
+        self._history_lock = threading.Lock()
         self.stream_options = {"chunking": "event", "line_ending": "lf", "charset": True,
                                "pacing": "realistic"}
         self.configure(**_env_stream_options())  # checked like start() options
@@ -592,6 +597,17 @@ class Server:
             self.configure(**previous)
 
     # -- internals ---------------------------------------------------------------------
+    def record(self, exchange):
+        """Add a finished exchange to history in arrival order: a request that arrived
+        first is listed first even if a later one, on another connection, finished first."""
+        with self._history_lock:
+            index = len(self.history)
+            while index and self.history[index - 1].number > exchange.number:
+                index -= 1
+            self.history.insert(index, exchange)
+            if len(self.history) > HISTORY_LIMIT:
+                del self.history[: len(self.history) - HISTORY_LIMIT]
+
     def connection_opened(self, sock):
         number = next(self._connection_counter)
         self._connections[sock] = number

@@ -1,16 +1,48 @@
-"""Shared fixtures for the recorded server's tests: a running server, auth, raw HTTP."""
+"""Shared fixtures: a running recorded server, auth, raw HTTP, and the lessons' own code."""
 
 import json
 import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
+import nbformat
 import pytest
+import requests
 
 import glm_offline
 
 CASSETTE = Path(glm_offline.__file__).parent / "cassettes" / "server-basics.json"
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+
+
+def lesson_cells(language, lesson, tags):
+    """The code cells of a lesson that carry any of `tags`, in notebook order."""
+    cells = nbformat.read(NOTEBOOKS / language / lesson, as_version=4).cells
+    return [c for c in cells
+            if c.cell_type == "code" and set(tags) & set(c.metadata.get("tags", []))]
+
+
+def run_lesson_cells(language, lesson, tags, namespace=None):
+    """Run those cells as the lesson runs them, so the taught code is the tested code;
+    return the names they define."""
+    namespace = dict(namespace or {})
+    cells = lesson_cells(language, lesson, tags)
+    assert cells, f"no code cells tagged {tags} in {language}/{lesson}"
+    for index, cell in enumerate(cells):
+        where = f"{language}/{lesson} [{'/'.join(tags)} cell {index}]"
+        exec(compile(cell.source, where, "exec"), namespace)
+    return SimpleNamespace(**namespace)
+
+
+def fake_response(status, body=b"", headers=None):
+    """A requests.Response as if received, without a socket."""
+    response = requests.Response()
+    response.status_code = status
+    response._content = body if isinstance(body, bytes) else json.dumps(body).encode()
+    response.headers.update(headers or {})
+    return response
 
 
 @pytest.fixture

@@ -6,17 +6,15 @@ error mapping are tested without sockets; the stream tests replay real recording
 strict recorded server, also cut into hostile pieces.
 """
 
-import json
 import types
 from pathlib import Path
 
 import jwt
-import nbformat
 import pytest
 import requests
 
 import glm_offline
-from conftest import settled_history
+from conftest import fake_response, lesson_cells, settled_history
 from glm_offline.server import hostile_pieces
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,8 +28,7 @@ TIPS_ANSWER_EN = ("Set a timeout on every call, retry only the failures that can
 
 
 def client_source(language):
-    cells = [cell for cell in nbformat.read(ROOT / "notebooks" / language / LESSON, 4).cells
-             if cell.cell_type == "code" and "client" in cell.metadata.get("tags", [])]
+    cells = lesson_cells(language, LESSON, ["client"])
     assert len(cells) == 1, f"{language}: expected one cell tagged 'client'"
     return cells[0].source
 
@@ -47,14 +44,6 @@ def glm():
 def server():
     with glm_offline.start(pacing="instant", strict=True) as running:
         yield running
-
-
-def fake_response(status, body=b"", headers=None):
-    response = requests.Response()
-    response.status_code = status
-    response._content = body if isinstance(body, bytes) else json.dumps(body).encode()
-    response.headers.update(headers or {})
-    return response
 
 
 def mapped(glm, response):

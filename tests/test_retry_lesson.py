@@ -6,17 +6,14 @@ so what a reader copies is what these tests cover. Only the last test opens a so
 point is a real call through the recorded server.
 """
 
-import json
 import random
-import types
 from pathlib import Path
 
-import nbformat
 import pytest
 import requests
 
 import glm_offline
-from conftest import settled_history
+from conftest import fake_response, run_lesson_cells, settled_history
 
 ROOT = Path(__file__).resolve().parent.parent
 LESSON = "04-errors-and-retries.ipynb"
@@ -24,13 +21,8 @@ TAG = "retry-policy"
 
 
 def load_policy(language):
-    path = ROOT / "notebooks" / language / LESSON
-    cells = [cell for cell in nbformat.read(path, as_version=4).cells
-             if cell.cell_type == "code" and TAG in cell.metadata.get("tags", [])]
-    namespace = {"requests": requests}  # imported by the lesson's first code cell
-    for index, cell in enumerate(cells):
-        exec(compile(cell.source, f"{language}/{LESSON}[{TAG} {index}]", "exec"), namespace)
-    return types.SimpleNamespace(**namespace)
+    # requests is imported by the lesson's first code cell
+    return run_lesson_cells(language, LESSON, [TAG], {"requests": requests})
 
 
 @pytest.fixture(scope="module", params=["en", "zh"])
@@ -40,14 +32,6 @@ def lesson(request):
 
 def glm(lesson, status, code, retry_after_seconds=None):
     return lesson.GLMError(status, code, "message", retry_after_seconds)
-
-
-def fake_response(status, body=b"", headers=None):
-    response = requests.Response()
-    response.status_code = status
-    response._content = body if isinstance(body, bytes) else json.dumps(body).encode()
-    response.headers.update(headers or {})
-    return response
 
 
 class Clock:

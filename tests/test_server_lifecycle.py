@@ -204,3 +204,11 @@ def test_serve_with_a_bad_cassette_dir_exits_2(tmp_path):
     assert result.returncode == 2
     assert result.stderr.startswith("error: ") and "broken.json" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_history_lists_requests_in_arrival_order_whatever_finishes_first(server):
+    from glm_offline.server import Exchange
+    first, second = Exchange(1, "POST", "/a"), Exchange(2, "POST", "/b")
+    server.record(second)  # the later request finished first, on another connection
+    server.record(first)
+    assert [e.path for e in server.history] == ["/a", "/b"]

@@ -7,14 +7,15 @@ so the taught code is the tested code. These unit tests use no sockets.
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
-import nbformat
 import pytest
 
 import glm_offline
+from conftest import lesson_cells, run_lesson_cells
 from glm_offline.server import hostile_pieces
 from glm_offline.wire import sse_lines_to_events
 
@@ -24,16 +25,12 @@ CASSETTE = Path(glm_offline.__file__).parent / "cassettes" / "lesson-03.json"
 
 
 def tagged_source(path, tag):
-    cells = nbformat.read(path, as_version=4).cells
-    return "\n\n".join(c.source for c in cells if tag in c.metadata.get("tags", []))
+    return "\n\n".join(c.source for c in lesson_cells(path.parent.name, path.name, [tag]))
 
 
 def load_parser(path=LESSONS[0]):
-    namespace = {}
-    source = ("import re  # imported by an earlier cell of the lesson\n\n"
-              + tagged_source(path, "sse-parser"))
-    exec(compile(source, f"{path.name}[sse-parser]", "exec"), namespace)
-    return namespace
+    # re is imported by an earlier cell of the lesson
+    return vars(run_lesson_cells(path.parent.name, path.name, ["sse-parser"], {"re": re}))
 
 
 PARSER = load_parser()

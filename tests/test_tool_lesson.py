@@ -8,12 +8,11 @@ code a reader copies is the code tested here. No sockets.
 import json
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
-import nbformat
 import pytest
 
 import glm_offline
+from conftest import lesson_cells, run_lesson_cells
 from glm_offline import chat
 from glm_offline.server import encode_event
 from glm_offline.wire import sse_lines_to_events
@@ -21,18 +20,13 @@ from glm_offline.wire import sse_lines_to_events
 ROOT = Path(__file__).resolve().parent.parent
 LESSON = "05-tool-calls.ipynb"
 CASSETTE = Path(glm_offline.__file__).parent / "cassettes" / "lesson-05.json"
+TAGS = ["tool-calls", "sse"]
 sys.path.insert(0, str(ROOT / "scripts"))
 
 
 def lesson_code(language):
-    path = ROOT / "notebooks" / language / LESSON
-    namespace = {}
-    cells = [c for c in nbformat.read(path, as_version=4).cells
-             if c.cell_type == "code" and {"tool-calls", "sse"} & set(c.metadata.get("tags", []))]
-    assert len(cells) >= 8, "the tagged cells are missing from the notebook"
-    for index, cell in enumerate(cells):
-        exec(compile(cell.source, f"{language}/{LESSON} tagged cell {index}", "exec"), namespace)
-    return SimpleNamespace(**namespace)
+    assert len(lesson_cells(language, LESSON, TAGS)) >= 8, "the tagged cells are missing"
+    return run_lesson_cells(language, LESSON, TAGS)
 
 
 @pytest.fixture(scope="module", params=["en", "zh"])
