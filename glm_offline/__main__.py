@@ -6,6 +6,7 @@ import socket
 import sys
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 from .auth import OFFLINE_API_KEY
 from .cassettes import CassetteError
@@ -31,8 +32,13 @@ def cmd_serve(args):
                if getattr(args, name)}
     if args.no_charset:
         options["charset"] = False
+    missing = [d for d in args.cassettes or args.only_cassettes or [] if not Path(d).is_dir()]
+    if missing:
+        print(f"error: no such folder: {', '.join(missing)}", file=sys.stderr)
+        return 2
     try:
-        server = start(args.host, args.port, cassette_dirs=args.cassettes, strict=args.strict,
+        server = start(args.host, args.port, cassette_dirs=args.cassettes or args.only_cassettes,
+                       packaged_cassettes=not args.only_cassettes, strict=args.strict,
                        verbose=args.verbose, **options)
     except (OSError, CassetteError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -93,8 +99,12 @@ def build_parser():
                        help="address to listen on (default 127.0.0.1, this machine only; "
                        "0.0.0.0 lets other machines in the room connect)")
     serve.add_argument("--port", type=int, default=0, help="port (default: any free port)")
-    serve.add_argument("--cassettes", action="append", metavar="DIR",
-                       help="also load recordings from this folder (repeatable)")
+    folders = serve.add_mutually_exclusive_group()
+    folders.add_argument("--cassettes", action="append", metavar="DIR",
+                         help="also load recordings from this folder (repeatable)")
+    folders.add_argument("--only-cassettes", action="append", metavar="DIR",
+                         help="load recordings from this folder only, not the packaged ones "
+                         "(repeatable), e.g. to check a new recording with --strict")
     serve.add_argument("--strict", action="store_true", default=None,
                        help="answer unrecorded requests with an error instead of a generated reply")
     serve.add_argument("--chunking", choices=STREAM_OPTIONS["chunking"],
@@ -128,8 +138,9 @@ def build_parser():
     record = commands.add_parser(
         "record", help="record real responses through a local proxy (needs a real key)",
         description="Run a recording proxy in front of the real API. Point the lessons at it "
-        "with ZHIPUAI_BASE_URL and your own ZHIPUAI_API_KEY; every exchange is written to a "
-        "cassette, never with the Authorization header or any key.")
+        "with ZHIPUAI_BASE_URL and your own ZHIPUAI_API_KEY; each exchange that replay needs "
+        "is written to a cassette (not 401s, 429s, 5xx, requests replay rejects itself, or "
+        "repeats), never with the Authorization header or any key.")
     record.add_argument("--upstream", default="https://open.bigmodel.cn/api/paas/v4",
                         help="the real API base URL (default %(default)s)")
     record.add_argument("--output", required=True, metavar="FILE",

@@ -8,6 +8,17 @@ Authorization header, and the reply is streamed back as it arrives (SSE chunk by
 Each exchange is appended to the cassette (format version 1, see cassettes.py) and the file
 is rewritten atomically, so stopping at any moment loses nothing. No header is ever written
 to disk: not Authorization, not any key or token.
+
+Only what replay needs and cannot produce itself is recorded; every reply still reaches the
+client unchanged, and each skip is printed with its reason:
+  * 401s: the replay server checks the key before it looks for a recording, so a recorded
+    401 could only hide a good request with the same body;
+  * 429s and 5xx: transient; recorded, the same request would fail forever offline;
+  * requests the replay server's own validation rejects (an unknown model, a bad field):
+    it answers those itself, before any recording is consulted;
+  * a request (method, path, parsed body) already in the cassette: the first recording wins.
+Kept: 200s and the other 4xx, e.g. a 400 with code 1301 (content refused), which only the
+real service can decide.
 """
 
 import json
@@ -25,9 +36,10 @@ from urllib.parse import urlsplit
 import requests
 import urllib3
 
-from .cassettes import FORMAT_VERSION, CassetteError, load_file
+from .cassettes import FORMAT_VERSION, CassetteError, first_difference, load_file, normalize
 from .server import API_PREFIX, Server, wait_for_interrupt
-from .wire import http_error
+from .validation import parse_body, validate_chat
+from .wire import APIError, http_error
 
 DEFAULT_UPSTREAM = "https://open.bigmodel.cn/api/paas/v4"
 FORWARDED_HEADERS = ("Authorization", "Content-Type", "Accept", "User-Agent")
@@ -36,6 +48,9 @@ CONNECT_TIMEOUT_SECONDS = 10
 READ_SIZE = 64 * 1024
 UPSTREAM_READ_ERRORS = (requests.RequestException, urllib3.exceptions.HTTPError, OSError)
 _NEWLINE = re.compile(rb"\r\n|\r|\n")
+# Requests the replay server validates (and so answers itself when invalid) before matching.
+VALIDATED = {("POST", API_PREFIX + "/chat/completions"),
+             ("POST", API_PREFIX + "/async/chat/completions")}
 
 
 class SSERecorder:
@@ -107,11 +122,19 @@ class CassetteFile:
         return json.loads(self.path.read_text(encoding="utf-8"))
 
     def add(self, method, path, body, response):
-        """Append one exchange and rewrite the file; return the interaction's name."""
+        """Append one exchange and rewrite the file.
+
+        Returns (name, True) for a new interaction; (name of the earlier one, False) when the
+        same request (method, path, parsed body) is already recorded, since replay would
+        only ever answer with the first; (None, False) once closed.
+        """
         with self.lock:
             if self.closed:
-                return None
+                return None, False
             data = self._read()
+            earlier = _same_request(data["interactions"], method, path, body)
+            if earlier:
+                return earlier, False
             names = {item["name"] for item in data["interactions"]}
             number = len(data["interactions"]) + 1
             name = interaction_name(self.path.stem, number, body)
@@ -124,7 +147,7 @@ class CassetteFile:
             data["metadata"] = self._metadata(data["metadata"], body)
             self._write(data)
             self.recorded = len(data["interactions"])
-        return name
+        return name, True
 
     def close(self):
         """Refuse further writes (exchanges still in flight at shutdown are not recorded)."""
@@ -164,6 +187,37 @@ class CassetteFile:
         finally:
             if not replaced:
                 Path(temp).unlink(missing_ok=True)
+
+
+def _same_request(interactions, method, path, body):
+    """The name of the recorded interaction replay would match this request with, or None."""
+    body = normalize(body)
+    for item in interactions:
+        request = item["request"]
+        if (str(request["method"]).upper(), request["path"]) == (method.upper(), path) and \
+                first_difference(normalize(request.get("body")), body) is None:
+            return item["name"]
+    return None
+
+
+def unrecorded_reason(method, path, raw, status):
+    """Why an exchange is not worth a recording (see the module docstring), or None."""
+    if status == 401:
+        return ("401: the replay server checks the key before it looks for a recording, so a "
+                "recorded 401 could only hide a good request with the same body")
+    if status == 429 or status >= 500:
+        return (f"{status} is transient: recorded, the same request would fail every time "
+                "offline")
+    if (method, path) in VALIDATED:
+        try:
+            validate_chat(parse_body(raw))
+        except APIError as error:
+            note = "" if status == error.status else (
+                f"; the upstream answered {status}, so the offline checks may be stricter than "
+                "the real API's")
+            return (f"the replay server answers this request itself ({error.status}, code "
+                    f"{error.code}){note}")
+    return None
 
 
 def interaction_name(stem, number, body):
@@ -301,17 +355,24 @@ class RecordApp:
         handler.end_chunked()
 
     def _record(self, method, path, raw, response):
+        reason = unrecorded_reason(method, path, raw, response["status"])
+        if reason:
+            _say(f"not recorded: {method} {path} answered {response['status']}; {reason}")
+            return
         try:
             body = json.loads(raw.decode("utf-8")) if raw else None
         except (UnicodeDecodeError, ValueError):
             _say(f"not recorded: the {method} {path} request body is not JSON")
             return
         try:
-            name = self.cassette.add(method, path, body, response)
+            name, new = self.cassette.add(method, path, body, response)
         except (OSError, CassetteError) as exc:
             _say(f"NOT RECORDED, cannot write {self.cassette.path}: {exc}")
             return
-        if name:
+        if name and not new:
+            _say(f"not recorded: {method} {path}, the same request as {name}, already in "
+                 f"{self.cassette.path.name} (the first recording wins)")
+        elif name:
             kind = "json" if "json" in response else f"{len(response['event_delays_ms'])} events"
             _say(f"recorded {name} ({response['status']}, {kind})")
 
@@ -347,7 +408,8 @@ def run_recorder(args):
     cassette = server.app.cassette
     print(f"Recording proxy listening on {args.host}:{server.port}, forwarding to "
           f"{server.app.upstream}")
-    print(f"  every exchange is added to {cassette.path} ({cassette.recorded} there now)")
+    print(f"  each exchange is added to {cassette.path} ({cassette.recorded} there now), except "
+          "401s, 429s, 5xx, requests replay rejects itself, and repeats (each skip is printed)")
     print("Run the lessons with:")
     print(f"  ZHIPUAI_BASE_URL={server.base_url}")
     print("  and use your own ZHIPUAI_API_KEY (passed through, never written to disk)")

@@ -479,7 +479,7 @@ class Server:
 
     def __init__(self, host="127.0.0.1", port=0, *, cassette_dirs=None, strict=None,
                  api_keys=(OFFLINE_API_KEY,), clock=time.time, verbose=False, app=None,
-                 **stream_options):
+                 packaged_cassettes=True, **stream_options):
         self.host, self.port = host, port
         self.api_key = api_keys[0]
         self.verbose = verbose
@@ -496,7 +496,8 @@ class Server:
         if app is not None:  # another app behind the same Handler, e.g. record.RecordApp
             self.app = app(self)
         else:
-            dirs = [PACKAGE_CASSETTES, *(cassette_dirs or [])]
+            # packaged_cassettes=False: only cassette_dirs, e.g. to check a new recording alone
+            dirs = [*([PACKAGE_CASSETTES] if packaged_cassettes else []), *(cassette_dirs or [])]
             self.app = ReplayApp(self, Library.from_dirs(dirs), Authenticator(api_keys, clock),
                                  strict)
         self._httpd = None
@@ -695,7 +696,9 @@ def shared_server():
 def start(host="127.0.0.1", port=0, **options):
     """Start a recorded GLM server in a background thread and return it (a context manager).
 
-    Options: cassette_dirs, strict, api_keys, clock, verbose, and the stream options
+    Options: cassette_dirs, packaged_cassettes (False: only cassette_dirs' recordings, not
+    the ones shipped in glm_offline/cassettes), strict, api_keys, clock, verbose, and the
+    stream options
     chunking="event"|"hostile", line_ending="lf"|"crlf", charset=True|False,
     pacing="realistic"|"instant".
     """

@@ -328,11 +328,12 @@ def test_merge_tool_call_by_id_then_index(glm):
         ("a", "f", '{"x": 1}'), ("b", "g", "{}")]
 
 
-def test_sequential_calls_share_one_connection(glm, server):
-    client = make_client(glm, server, use_jwt=False)
-    since = len(settled_history(server, 0))
-    for _ in range(3):
-        client.chat(question())
-        client.stream(tips())
-    seen = settled_history(server, since + 6)[since:]
+def test_sequential_calls_share_one_connection(glm):
+    # A server of its own: nothing left over from other tests can land in its history.
+    with glm_offline.start(pacing="instant", strict=True) as own:
+        client = make_client(glm, own, use_jwt=False)
+        for _ in range(3):
+            client.chat(question())
+            client.stream(tips())
+        seen = settled_history(own, 6)
     assert len(seen) == 6 and len({exchange.connection for exchange in seen}) == 1

@@ -156,8 +156,9 @@ def test_cassette_never_holds_the_key_a_token_or_the_authorization_header(proxy,
     now_ms = int(time.time() * 1000)
     token = jwt.encode({"api_key": KEY_ID, "exp": now_ms + 60_000, "timestamp": now_ms},
                        KEY_SECRET, algorithm="HS256", headers={"sign_type": "SIGN"})
-    for headers in (auth(KEY), auth(token), {"Authorization": KEY}):
-        assert post(proxy.base_url, ask("Keep a secret?"), headers=headers).status_code == 200
+    for number, headers in enumerate((auth(KEY), auth(token), {"Authorization": KEY})):
+        body = ask(f"Keep secret number {number}?")  # a different request each time
+        assert post(proxy.base_url, body, headers=headers).status_code == 200
     text = output.read_text(encoding="utf-8")
     assert len(read_cassette(output)["interactions"]) == 3
     for secret in (KEY, KEY_SECRET, token, token.split(".")[2], "Bearer"):
@@ -165,16 +166,80 @@ def test_cassette_never_holds_the_key_a_token_or_the_authorization_header(proxy,
     assert "authorization" not in text.lower()
 
 
-def test_error_replies_pass_through_and_are_recorded(upstream, proxy, output):
+def recorded_statuses(output):
+    if not output.exists():
+        return []
+    return [item["response"]["status"] for item in read_cassette(output)["interactions"]]
+
+
+def test_401_and_429_pass_through_but_are_not_recorded(upstream, proxy, output, capsys):
     wrong = post(proxy.base_url, ask("Hi"), headers=auth("someone.elses-wrong-secret"))
     upstream.inject("rate_limit", retry_after=3)
     limited = post(proxy.base_url, ask("Hi"))
     assert (wrong.status_code, wrong.json()["error"]["code"]) == (401, "1000")
     assert (limited.status_code, limited.headers["Retry-After"]) == (429, "3")
-    responses = [item["response"] for item in read_cassette(output)["interactions"]]
-    assert responses == [{"status": 401, "json": wrong.json()},
-                         {"status": 429, "json": limited.json()}]
-    assert "elses-wrong-secret" not in output.read_text(encoding="utf-8")
+    assert limited.json()["error"]["code"] == "1302"
+    assert recorded_statuses(output) == []
+    printed = capsys.readouterr().out
+    assert "answered 401; 401: the replay server checks the key before" in printed
+    assert "answered 429; 429 is transient" in printed
+    # The same request, once it succeeds, is recorded: nothing shadows it.
+    assert post(proxy.base_url, ask("Hi")).status_code == 200
+    assert recorded_statuses(output) == [200]
+
+
+@pytest.mark.parametrize("kind, status", [("server_error", 500), ("unavailable", 503)])
+def test_5xx_pass_through_but_are_not_recorded(upstream, proxy, output, kind, status):
+    upstream.inject(kind)
+    assert post(proxy.base_url, ask("Hi")).status_code == status
+    upstream.inject(kind)
+    streamed = post(proxy.base_url, ask("Hi", stream=True))
+    assert streamed.status_code == status
+    assert recorded_statuses(output) == []
+
+
+def test_a_content_refusal_is_recorded_and_replays(upstream, proxy, output):
+    upstream.inject("error", code="1301")
+    refused = post(proxy.base_url, ask("Something the moderation refuses."))
+    assert (refused.status_code, refused.json()["error"]["code"]) == (400, "1301")
+    [interaction] = read_cassette(output)["interactions"]
+    assert interaction["response"] == {"status": 400, "json": refused.json()}
+    proxy.stop()
+    with glm_offline.start(cassette_dirs=[output.parent], packaged_cassettes=False, strict=True,
+                           pacing="instant") as replay:
+        again = post(replay.base_url, ask("Something the moderation refuses."))
+    assert (again.status_code, again.content) == (400, refused.content)
+
+
+def test_requests_replay_rejects_by_itself_are_not_recorded(proxy, output, capsys):
+    typo = {**ask("Hi"), "model": "glm-4-flahs"}
+    response = post(proxy.base_url, typo)
+    assert (response.status_code, response.json()["error"]["code"]) == (400, "1211")
+    assert post(proxy.base_url, {**ask("Hi"), "temperature": 7}).status_code == 400
+    assert recorded_statuses(output) == []
+    printed = capsys.readouterr().out
+    assert "the replay server answers this request itself (400, code 1211)" in printed
+    assert "the replay server answers this request itself (400, code 1214)" in printed
+
+
+def test_a_request_already_recorded_is_not_recorded_again(upstream, proxy, output, capsys):
+    first = post(proxy.base_url, ask("Say it once."))
+    upstream.inject("sensitive")  # a different answer to the same request
+    second = post(proxy.base_url, {**ask("Say it once."), "top_p": None})  # null: same request
+    assert first.content != second.content
+    post(proxy.base_url, ask("Say it once.", stream=True))  # another request: recorded
+    names = [item["name"] for item in read_cassette(output)["interactions"]]
+    assert names == ["rec-001-say-it-once", "rec-002-say-it-once-stream"]
+    assert read_cassette(output)["interactions"][0]["response"]["json"] == first.json()
+    assert ("the same request as rec-001-say-it-once, already in rec.json "
+            "(the first recording wins)") in capsys.readouterr().out
+
+
+def test_a_later_session_does_not_record_a_request_already_in_the_file(upstream, output):
+    for _ in range(2):
+        with start_recorder(upstream.base_url, output) as proxy:
+            post(proxy.base_url, ask("Asked in both sessions."))
+    assert len(read_cassette(output)["interactions"]) == 1
 
 
 class GzipUpstream(BaseHTTPRequestHandler):
