@@ -1,8 +1,13 @@
 """Shared fixtures: a running recorded server, auth, raw HTTP, and the lessons' own code."""
 
 import json
+import os
+import re
 import socket
+import subprocess
+import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -15,6 +20,27 @@ import glm_offline
 
 CASSETTE = Path(glm_offline.__file__).parent / "cassettes" / "server-basics.json"
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+
+
+@contextmanager
+def serve_command(*args):
+    """`python -m glm_offline serve --port 0 ARGS` as a separate process, the way a workshop
+    room runs it; yields the ZHIPUAI_BASE_URL and ZHIPUAI_API_KEY it prints."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ZHIPUAI_", "GLM_OFFLINE_"))}
+    process = subprocess.Popen([sys.executable, "-m", "glm_offline", "serve", "--port", "0", *args],
+                               stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        variables = {}
+        for line in process.stdout:
+            match = re.match(r"\s*(ZHIPUAI_\w+)=(\S+)", line)
+            if match:
+                variables[match.group(1)] = match.group(2)
+            if len(variables) == 2:
+                break
+        yield variables
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 def lesson_cells(language, lesson, tags):

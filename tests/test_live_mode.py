@@ -5,14 +5,13 @@ The outputs must be the stored (offline) ones, except the first line, which must
 that live mode is on.
 """
 
-import re
-import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
+
+from conftest import serve_command
 
 ROOT = Path(__file__).resolve().parent.parent
 LESSON = ROOT / "notebooks" / "en" / "01-keys-and-tokens.ipynb"
@@ -20,18 +19,8 @@ LESSON = ROOT / "notebooks" / "en" / "01-keys-and-tokens.ipynb"
 
 @pytest.fixture
 def served():
-    process = subprocess.Popen([sys.executable, "-m", "glm_offline", "serve", "--port", "0"],
-                               stdout=subprocess.PIPE, text=True)
-    variables = {}
-    for line in process.stdout:
-        match = re.match(r"\s*(ZHIPUAI_\w+)=(\S+)", line)
-        if match:
-            variables[match.group(1)] = match.group(2)
-        if len(variables) == 2:
-            break
-    yield variables
-    process.terminate()
-    process.wait(timeout=10)
+    with serve_command() as variables:
+        yield variables
 
 
 def texts(cells):

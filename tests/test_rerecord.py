@@ -19,6 +19,7 @@ import requests
 from nbclient import NotebookClient
 
 import glm_offline
+from conftest import serve_command
 from glm_offline.cassettes import PACKAGE_CASSETTES, first_difference, load_file
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -123,24 +124,11 @@ def test_only_the_given_cassettes_with_packaged_cassettes_false(tmp_path):
 
 
 def test_serve_only_cassettes_on_the_command_line(tmp_path):
-    process = subprocess.Popen(
-        [sys.executable, "-m", "glm_offline", "serve", "--only-cassettes", str(tmp_path),
-         "--strict", "--port", "0"], stdout=subprocess.PIPE, text=True, env=clean_env())
-    try:
-        variables = {}
-        for line in process.stdout:
-            match = re.match(r"\s*(ZHIPUAI_\w+)=(\S+)", line)
-            if match:
-                variables[match.group(1)] = match.group(2)
-            if len(variables) == 2:
-                break
+    with serve_command("--only-cassettes", str(tmp_path), "--strict") as variables:
         body = load_file(PACKAGE_CASSETTES / "lesson-02.json")[1][0].body
         answer = requests.post(variables["ZHIPUAI_BASE_URL"] + "/chat/completions", json=body,
                                timeout=10, headers={
                                    "Authorization": f"Bearer {variables['ZHIPUAI_API_KEY']}"})
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
     assert answer.json()["error"]["code"] == "offline_no_recording"
 
 
