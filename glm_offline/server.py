@@ -268,10 +268,15 @@ class ReplayApp:
             return _allowed(method, ("GET", "POST", "DELETE"), self.admin_faults)
         raise http_error(404, f"no such endpoint: {path}")
 
-    def chat(self, handler, path, raw):
+    def checked_body(self, handler, raw):
+        """The request's chat body once auth and validation pass (APIError otherwise)."""
         self.auth.check(handler.headers.get("Authorization"))
         body = parse_body(raw)
         validate_chat(body)
+        return body
+
+    def chat(self, handler, path, raw):
+        body = self.checked_body(handler, raw)
         fault = self.take_fault(handler, streaming=body.get("stream") is True)
         if fault and fault.error():
             return self.send_fault_error(handler, fault)
@@ -282,9 +287,7 @@ class ReplayApp:
 
     def async_chat(self, handler, path, raw):
         """Start a task whose polls replay the matching recording; answer its record."""
-        self.auth.check(handler.headers.get("Authorization"))
-        body = parse_body(raw)
-        validate_chat(body)
+        body = self.checked_body(handler, raw)
         # The async API has no "stream" (glm-api-facts.md 2.5); that the service ignores
         # one sent anyway, rather than rejecting it, is UNVERIFIED.
         body.pop("stream", None)

@@ -29,18 +29,18 @@ SANITIZE_CFG = ROOT / "tests" / "nbval_sanitize.cfg"
 IGNORE_OUTPUT = "# NBVAL_IGNORE_OUTPUT"
 
 
-def run(path):
-    """Execute a notebook in a fresh kernel, offline, and return it (nothing is written)."""
+def run(path, env=None, timeout=120, **options):
+    """Execute a notebook in a fresh kernel and return it; nothing is written.
+
+    Without env the kernel gets this environment minus ZHIPUAI_*, so the lesson runs
+    offline against its own recorded server; pass env to run it against another server.
+    """
     nb = nbformat.read(path, as_version=4)
-    env_before = dict(os.environ)
-    for name in ("ZHIPUAI_API_KEY", "ZHIPUAI_BASE_URL"):
-        os.environ.pop(name, None)
-    try:
-        NotebookClient(nb, timeout=120, kernel_name="python3", record_timing=False,
-                       resources={"metadata": {"path": str(path.parent)}}).execute()
-    finally:
-        os.environ.clear()
-        os.environ.update(env_before)
+    if env is None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ZHIPUAI_")}
+    NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
+                   resources={"metadata": {"path": str(Path(path).parent)}},
+                   **options).execute(env=env)
     return nb
 
 

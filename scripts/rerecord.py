@@ -37,10 +37,9 @@ import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import nbformat
-from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
+from execute_notebooks import run
 from glm_offline.auth import OFFLINE_API_KEY, split_key
 from glm_offline.cassettes import PACKAGE_CASSETTES, CassetteError, first_difference, load_file
 from glm_offline.record import DEFAULT_UPSTREAM, start_recorder
@@ -98,14 +97,10 @@ def run_live(path, env, timeout, redact):
     """Run a notebook in a fresh kernel with env; return None, or what failed (a line).
 
     The notebook is executed in memory only; nothing is written."""
-    nb = nbformat.read(path, as_version=4)
     current = {"cell": None}
-    client = NotebookClient(
-        nb, timeout=timeout, kernel_name="python3", record_timing=False,
-        resources={"metadata": {"path": str(path.parent)}},
-        on_cell_start=lambda cell, cell_index: current.update(cell=cell_index))
     try:
-        client.execute(env=env)
+        run(path, env, timeout,
+            on_cell_start=lambda cell, cell_index: current.update(cell=cell_index))
     except LIVE_ERRORS as exc:
         if isinstance(exc, CellExecutionError):
             detail = f"{exc.ename}: {exc.evalue}"

@@ -5,12 +5,13 @@ The outputs must be the stored (offline) ones, except the first line, which must
 that live mode is on.
 """
 
+import os
 from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
 
+import execute_notebooks
 from conftest import serve_command
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,13 +29,9 @@ def texts(cells):
             for c in cells if c.cell_type == "code"]
 
 
-def test_lesson_against_a_separately_started_server(served, monkeypatch):
-    for name, value in served.items():
-        monkeypatch.setenv(name, value)
+def test_lesson_against_a_separately_started_server(served):
     stored = nbformat.read(LESSON, as_version=4)
-    ran = nbformat.read(LESSON, as_version=4)
-    NotebookClient(ran, timeout=60, kernel_name="python3", record_timing=False,
-                   resources={"metadata": {"path": str(LESSON.parent)}}).execute()
+    ran = execute_notebooks.run(LESSON, {**os.environ, **served})
     port = served["ZHIPUAI_BASE_URL"].split(":")[2].split("/")[0]
     live, offline = texts(ran.cells), texts(stored.cells)
     assert live[0] == [f"Mode: live, requests go to 127.0.0.1:{port}\n"]

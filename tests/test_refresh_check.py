@@ -8,12 +8,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
+import execute_notebooks
+
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "execute_notebooks.py"
 LESSON = ROOT / "notebooks" / "en" / "01-keys-and-tokens.ipynb"
 
-sys.path.insert(0, str(SCRIPT.parent))
-import execute_notebooks  # noqa: E402
 
 
 def run_check(path):

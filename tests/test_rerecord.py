@@ -16,9 +16,10 @@ from pathlib import Path
 import nbformat
 import pytest
 import requests
-from nbclient import NotebookClient
 
+import execute_notebooks
 import glm_offline
+import rerecord
 from conftest import serve_command
 from glm_offline.cassettes import PACKAGE_CASSETTES, first_difference, load_file
 
@@ -29,9 +30,6 @@ TEST_KEY_ID = "rerecord-test"
 TEST_SECRET = "this-secret-only-opens-the-fake-upstream-of-a-test"
 TEST_KEY = f"{TEST_KEY_ID}.{TEST_SECRET}"
 
-sys.path.insert(0, str(SCRIPT.parent))
-import execute_notebooks  # noqa: E402
-import rerecord  # noqa: E402
 
 
 def clean_env(**variables):
@@ -91,12 +89,10 @@ def test_rerecord_lesson_02_then_replay_it_from_that_cassette_alone(fake_upstrea
     assert {r[2]["messages"][0]["content"][:2] for r in recorded} >= {"In", "用一"}
 
     stored = nbformat.read(LESSON, as_version=4)
-    ran = nbformat.read(LESSON, as_version=4)
     with glm_offline.start(cassette_dirs=[tmp_path], packaged_cassettes=False, strict=True,
                            pacing="instant") as replay:
-        NotebookClient(ran, timeout=60, kernel_name="python3", record_timing=False,
-                       resources={"metadata": {"path": str(LESSON.parent)}}).execute(
-            env=clean_env(ZHIPUAI_API_KEY=replay.api_key, ZHIPUAI_BASE_URL=replay.base_url))
+        ran = execute_notebooks.run(LESSON, clean_env(ZHIPUAI_API_KEY=replay.api_key,
+                                                      ZHIPUAI_BASE_URL=replay.base_url))
         sources = {exchange.source for exchange in replay.history}
     names = {f"recorded:{i.name}" for i in interactions}
     assert "error" in sources  # the misspelt model: validation answers, not a recording

@@ -6,7 +6,6 @@ code a reader copies is the code tested here. No sockets.
 """
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,6 @@ ROOT = Path(__file__).resolve().parent.parent
 LESSON = "05-tool-calls.ipynb"
 CASSETTE = Path(glm_offline.__file__).parent / "cassettes" / "lesson-05.json"
 TAGS = ["tool-calls", "sse"]
-sys.path.insert(0, str(ROOT / "scripts"))
 
 
 def lesson_code(language):
