@@ -14,7 +14,7 @@ printed and never written (the proxy stores no header).
 A lesson with a cell that fails live is reported (notebook and cell) and its recording is
 not written; the other lessons go on, and the exit status is 1 at the end.
 
-Lesson 07 is not re-recorded: its async tasks (a POST that answers PROCESSING, then polls of
+Lesson 08 is not re-recorded: its async tasks (a POST that answers PROCESSING, then polls of
 GET /async-result/{id}) reach the proxy as separate exchanges, and the proxy cannot yet turn
 them into the one-interaction async cassette (the task's final record plus
 polls_before_done) the replay server needs. Its transcribed cassette stays.
@@ -47,7 +47,7 @@ from notebook_hygiene import ROOT, lesson_notebooks
 
 SPECS = ROOT / "scripts" / "cassette_specs"
 NOT_RECORDABLE = {
-    "07": "lesson 07 (async chat) is not re-recorded: the proxy sees its task submission and "
+    "07": "lesson 08 (async chat) is not re-recorded: the proxy sees its task submission and "
           "each poll as separate exchanges and cannot yet turn them into the one-interaction "
           "async cassette (final record plus polls_before_done) that replay needs; its "
           "transcribed cassette stays",

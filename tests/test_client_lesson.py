@@ -1,4 +1,4 @@
-"""Lesson 06's copy-ready client, tested from the notebook itself.
+"""Lesson 07's copy-ready client, tested from the notebook itself.
 
 The code cell tagged "client" is executed here exactly as a reader copies it; the English
 and Chinese lessons must hold the same code. Retry decisions, backoff, token renewal and
@@ -18,7 +18,7 @@ from conftest import fake_response, lesson_cells, settled_history
 from glm_offline.server import hostile_pieces
 
 ROOT = Path(__file__).resolve().parent.parent
-LESSON = "06-client.ipynb"
+LESSON = "07-client.ipynb"
 START_MS = 1_795_680_000_000
 QUESTION_EN = "In one sentence, why should a program reuse one HTTP connection for many calls?"
 TIPS_EN = "In one sentence, give three tips for calling an API reliably."

@@ -140,7 +140,7 @@ def test_serve_refuses_a_missing_folder(tmp_path):
     (["--lessons", "02"], None, "ZHIPUAI_API_KEY is not set"),
     (["--lessons", "02"], glm_offline.OFFLINE_API_KEY, "the offline server's key"),
     (["--lessons", "02"], "no-dot-in-this-key", "API key must look like"),
-    (["--lessons", "07"], TEST_KEY, "lesson 07 (async chat) is not re-recorded"),
+    (["--lessons", "07"], TEST_KEY, "lesson 08 (async chat) is not re-recorded"),
     (["--lessons", "99"], TEST_KEY, "no lesson 99"),
     (["--replace", "--output-dir", "."], TEST_KEY, "--replace removes the packaged"),
     (["--upstream", "open.bigmodel.cn"], TEST_KEY, "--upstream must be an http(s) URL"),
@@ -166,7 +166,7 @@ def test_help_explains_why_lesson_07_is_left_out(capsys):
     with pytest.raises(SystemExit):
         rerecord.main(["--help"])
     out = capsys.readouterr().out
-    assert "Lesson 07 (async chat) is not re-recorded" in out
+    assert "Lesson 08 (async chat) is not re-recorded" in out
     assert "--replace" in out and "--output-dir" in out
 
 

@@ -1,4 +1,4 @@
-"""Lesson 04's retry policy, tested from the notebook itself.
+"""Lesson 05's retry policy, tested from the notebook itself.
 
 The code cells tagged "retry-policy" (the exception, the error mapping, the retry decision,
 the backoff schedule and the loop) are run here as they stand in each language's notebook,
@@ -16,7 +16,7 @@ import glm_offline
 from conftest import fake_response, run_lesson_cells, settled_history
 
 ROOT = Path(__file__).resolve().parent.parent
-LESSON = "04-errors-and-retries.ipynb"
+LESSON = "05-errors-and-retries.ipynb"
 TAG = "retry-policy"
 
 

@@ -11,13 +11,13 @@ import glm_offline
 from conftest import auth, settled_history
 from glm_offline.cassettes import CassetteError, load_file
 
-CASSETTE = Path(glm_offline.__file__).parent / "cassettes" / "lesson-07.json"
+CASSETTE = Path(glm_offline.__file__).parent / "cassettes" / "lesson-08.json"
 TASK_ID = re.compile(r"\d{17}-\d{19}")
 
 
 @pytest.fixture(scope="module")
 def tasks():
-    """The async interactions of lesson-07.json by name."""
+    """The async interactions of lesson-08.json by name."""
     data = json.loads(CASSETTE.read_text(encoding="utf-8"))
     return {item["name"]: item for item in data["interactions"]}
 
@@ -37,7 +37,7 @@ def statuses(server, task_id, polls):
 
 
 def test_submit_answers_a_processing_task_record(module_server, tasks):
-    recorded = tasks["lesson07-story-en"]
+    recorded = tasks["lesson08-story-en"]
     r = submit(module_server, recorded["request"]["body"])
     assert r.status_code == 200
     assert r.headers["Content-Type"] == "application/json; charset=UTF-8"
@@ -50,7 +50,7 @@ def test_submit_answers_a_processing_task_record(module_server, tasks):
 
 
 def test_polls_answer_processing_then_success(module_server, tasks):
-    recorded = tasks["lesson07-story-en"]
+    recorded = tasks["lesson08-story-en"]
     assert recorded["response"]["polls_before_done"] == 2
     task = submit(module_server, recorded["request"]["body"]).json()
     assert [poll(module_server, task["id"]).json() for _ in range(2)] == [task, task]
@@ -58,7 +58,7 @@ def test_polls_answer_processing_then_success(module_server, tasks):
 
 
 def test_success_record_is_the_recording_under_the_task_id(module_server, tasks):
-    recorded = tasks["lesson07-story-zh"]
+    recorded = tasks["lesson08-story-zh"]
     task_id = submit(module_server, recorded["request"]["body"]).json()["id"]
     statuses(module_server, task_id, 2)
     done = poll(module_server, task_id).json()
@@ -70,12 +70,12 @@ def test_success_record_is_the_recording_under_the_task_id(module_server, tasks)
 
 
 def test_polls_before_done_zero_succeeds_at_once(module_server, tasks):
-    task_id = submit(module_server, tasks["lesson07-square-en"]["request"]["body"]).json()["id"]
+    task_id = submit(module_server, tasks["lesson08-square-en"]["request"]["body"]).json()["id"]
     assert poll(module_server, task_id).json()["choices"][0]["message"]["content"] == "144"
 
 
 def test_tasks_are_independent(module_server, tasks):
-    body = tasks["lesson07-colour-en"]["request"]["body"]
+    body = tasks["lesson08-colour-en"]["request"]["body"]
     first, second = (submit(module_server, body).json()["id"] for _ in range(2))
     assert first != second
     assert statuses(module_server, first, 2) == ["PROCESSING", "SUCCESS"]
@@ -84,11 +84,11 @@ def test_tasks_are_independent(module_server, tasks):
 
 def test_task_fail_fault(server, tasks):
     server.inject("task_fail")
-    task_id = submit(server, tasks["lesson07-story-en"]["request"]["body"]).json()["id"]
+    task_id = submit(server, tasks["lesson08-story-en"]["request"]["body"]).json()["id"]
     assert statuses(server, task_id, 2) == ["PROCESSING", "PROCESSING"]
     failed = poll(server, task_id).json()
     assert failed == {"id": task_id, "model": "glm-4-flash-250414",
-                      "request_id": tasks["lesson07-story-en"]["response"]["json"]["request_id"],
+                      "request_id": tasks["lesson08-story-en"]["response"]["json"]["request_id"],
                       "task_status": "FAIL"}
     assert statuses(server, task_id, 2) == ["FAIL", "FAIL"]
     # The submit carried the fault, no poll did (history is in order of completion).
@@ -106,7 +106,7 @@ def test_a_task_fault_waits_for_a_task(server, tasks, recordings):
 
 def test_status_fault_on_submit(server, tasks):
     server.inject("rate_limit")
-    r = submit(server, tasks["lesson07-story-en"]["request"]["body"])
+    r = submit(server, tasks["lesson08-story-en"]["request"]["body"])
     assert (r.status_code, r.json()["error"]["code"]) == (429, "1302")
 
 
@@ -121,12 +121,12 @@ def test_unknown_task_id(module_server):
     lambda s, body: poll(s, submit(s, body).json()["id"], headers={}),
 ], ids=["submit", "poll"])
 def test_auth_is_required(module_server, tasks, call):
-    r = call(module_server, tasks["lesson07-story-en"]["request"]["body"])
+    r = call(module_server, tasks["lesson08-story-en"]["request"]["body"])
     assert (r.status_code, r.json()["error"]["code"]) == (401, "1001")
 
 
 def test_poll_with_a_wrong_key(module_server, tasks):
-    task_id = submit(module_server, tasks["lesson07-story-en"]["request"]["body"]).json()["id"]
+    task_id = submit(module_server, tasks["lesson08-story-en"]["request"]["body"]).json()["id"]
     r = poll(module_server, task_id, headers=auth("glm-offline.wrong-secret"))
     assert r.status_code == 401
 
@@ -139,13 +139,13 @@ def test_poll_with_a_wrong_key(module_server, tasks):
     ({"stream": "yes"}, "1214"),
 ])
 def test_submit_is_validated_like_chat(module_server, tasks, change, code):
-    body = {**tasks["lesson07-story-en"]["request"]["body"], **change}
+    body = {**tasks["lesson08-story-en"]["request"]["body"], **change}
     r = submit(module_server, body)
     assert (r.status_code, r.json()["error"]["code"]) == (400, code)
 
 
 def test_stream_is_ignored(module_server, tasks):
-    body = {**tasks["lesson07-square-en"]["request"]["body"], "stream": True}
+    body = {**tasks["lesson08-square-en"]["request"]["body"], "stream": True}
     r = submit(module_server, body)
     assert r.headers["Content-Type"] == "application/json; charset=UTF-8"
     assert poll(module_server, r.json()["id"]).json()["choices"][0]["message"]["content"] == "144"
@@ -162,10 +162,10 @@ def test_wrong_method(module_server, method, path, allowed):
 
 
 def test_strict_miss_names_the_nearest_async_recording(module_server, tasks):
-    body = {**tasks["lesson07-story-en"]["request"]["body"], "temperature": 0.5}
+    body = {**tasks["lesson08-story-en"]["request"]["body"], "temperature": 0.5}
     r = submit(module_server, body)
     assert r.status_code == 400
-    assert "nearest recording 'lesson07-story-en' differs: body.temperature" in \
+    assert "nearest recording 'lesson08-story-en' differs: body.temperature" in \
         r.json()["error"]["message"]
 
 
@@ -188,7 +188,7 @@ def test_a_fresh_server_repeats_everything(tasks):
     def session():
         with glm_offline.start(pacing="instant", strict=True) as fresh:
             seen = []
-            for name in ("lesson07-story-en", "lesson07-story-en", "lesson07-colour-zh"):
+            for name in ("lesson08-story-en", "lesson08-story-en", "lesson08-colour-zh"):
                 seen.append(submit(fresh, tasks[name]["request"]["body"]).json())
                 seen += [poll(fresh, seen[-1]["id"]).json() for _ in range(3)]
             return seen

@@ -1,4 +1,4 @@
-"""Lesson 05 (tool calls): the lesson's own code, and the transcriber's tool-call options.
+"""Lesson 06 (tool calls): the lesson's own code, and the transcriber's tool-call options.
 
 The assembler, the argument checks and the SSE parser are taken from the notebook itself:
 the code cells tagged "tool-calls" or "sse" are executed in order, in both languages, so the
@@ -17,8 +17,8 @@ from glm_offline.server import encode_event
 from glm_offline.wire import sse_lines_to_events
 
 ROOT = Path(__file__).resolve().parent.parent
-LESSON = "05-tool-calls.ipynb"
-CASSETTE = Path(glm_offline.__file__).parent / "cassettes" / "lesson-05.json"
+LESSON = "06-tool-calls.ipynb"
+CASSETTE = Path(glm_offline.__file__).parent / "cassettes" / "lesson-06.json"
 TAGS = ["tool-calls", "sse"]
 
 
@@ -211,7 +211,7 @@ def test_parse_tool_call_raises_bad_tool_call_a_value_error(lesson):
 
 # -- the compact SSE parser, on a recorded stream ----------------------------------------
 
-def recorded_stream(name="lesson05-tool-stream-call-zh"):
+def recorded_stream(name="lesson06-tool-stream-call-zh"):
     data = json.loads(CASSETTE.read_text(encoding="utf-8"))
     (item,) = [i for i in data["interactions"] if i["name"] == name]
     return sse_lines_to_events(item["response"]["sse"])
