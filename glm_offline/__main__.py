@@ -2,16 +2,15 @@
 
 import argparse
 import json
-import socket
 import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
 
+from . import control
 from .auth import OFFLINE_API_KEY
 from .cassettes import CassetteError
-from .faults import KINDS
-from .server import ADMIN_PREFIX, STREAM_OPTIONS, start, wait_for_interrupt
+from .faults import KINDS, OPTIONS, kinds_help, make_fault
+from .options import MAX_COUNT, STREAM_OPTIONS
+from .server import reachable_addresses, start, wait_for_interrupt
 
 DESCRIPTION = """\
 The recorded GLM server: an offline stand-in for https://open.bigmodel.cn/api/paas/v4.
@@ -27,6 +26,18 @@ Attendees set two environment variables and run the lessons unchanged:
 """
 
 
+def raise_file_limit():
+    """Let a room's connections use every file descriptor the system allows this process."""
+    try:
+        import resource
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft != hard:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY
+                                                        else max(soft, 65536), hard))
+    except (ImportError, OSError, ValueError):
+        pass
+
+
 def cmd_serve(args):
     options = {name: getattr(args, name) for name in ("chunking", "line_ending", "pacing")
                if getattr(args, name)}
@@ -36,19 +47,30 @@ def cmd_serve(args):
     if missing:
         print(f"error: no such folder: {', '.join(missing)}", file=sys.stderr)
         return 2
+    raise_file_limit()
     try:
         server = start(args.host, args.port, cassette_dirs=args.cassettes or args.only_cassettes,
                        packaged_cassettes=not args.only_cassettes, strict=args.strict,
-                       verbose=args.verbose, **options)
+                       english=args.english, max_in_flight=args.max_in_flight,
+                       max_connections=args.max_connections, verbose=args.verbose, **options)
     except (OSError, CassetteError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"Recorded GLM server listening on {args.host}:{server.port}", flush=True)
+    base_url = server.base_url
     if args.host in ("0.0.0.0", "::"):
-        print(f"  other machines use this machine's address, e.g. {socket.gethostname()}; "
-              "anyone who can reach this port can use it.")
-    print(f"  ZHIPUAI_BASE_URL={server.base_url}")
+        addresses = reachable_addresses()
+        if addresses:
+            base_url = base_url.replace("127.0.0.1", addresses[0], 1)
+            if addresses[1:]:
+                print(f"  this machine's other addresses: {', '.join(addresses[1:])}")
+        else:
+            print("  no LAN address found: attendees use this machine's name or address")
+        print("  anyone who can reach this port can use it.")
+    print(f"  ZHIPUAI_BASE_URL={base_url}")
     print(f"  ZHIPUAI_API_KEY={server.api_key}")
+    if server.control.path:
+        print(f"  fault control token: {server.control.path} (only this user can read it)")
     print("Press Ctrl-C to stop.", flush=True)
     wait_for_interrupt()
     server.stop()
@@ -57,26 +79,23 @@ def cmd_serve(args):
 
 
 def cmd_fault(args):
-    url = f"http://{args.server_host}:{args.port}{ADMIN_PREFIX}/faults"
-    if args.clear:
-        request = urllib.request.Request(url, method="DELETE")
-    elif args.kind:
-        spec = {"kind": args.kind, "times": args.times}
-        for name in ("code", "after_events", "seconds", "retry_after"):
-            if getattr(args, name) is not None:
-                spec[name] = getattr(args, name)
-        request = urllib.request.Request(url, data=json.dumps(spec).encode(), method="POST",
-                                         headers={"Content-Type": "application/json"})
-    else:
-        request = urllib.request.Request(url)
+    host = args.server_host or args.host
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            pending = json.load(response)["pending"]
-    except urllib.error.HTTPError as exc:
-        print(f"error: {json.load(exc)['error']['message']}", file=sys.stderr)
+        if args.clear:
+            pending = control.call(host, args.port, "DELETE")
+        elif args.kind:
+            spec = {"kind": args.kind, "times": args.times}
+            spec.update({name: getattr(args, name) for name in OPTIONS
+                         if getattr(args, name) is not None})
+            make_fault(**spec)  # the server checks the same; a bad option fails here first
+            pending = control.call(host, args.port, "POST", spec)
+        else:
+            pending = control.call(host, args.port)
+    except ValueError as exc:
+        print(f"error: bad fault: {exc}", file=sys.stderr)
         return 2
-    except OSError as exc:
-        print(f"error: no recorded GLM server at {url} ({exc})", file=sys.stderr)
+    except control.ControlError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     print("pending faults: " + (", ".join(json.dumps(f) for f in pending) or "none"))
     return 0
@@ -87,8 +106,30 @@ def cmd_record(args):
     return run_recorder(args)
 
 
+def port_number(text):
+    """argparse type: a TCP port, 0 (any free port) to 65535."""
+    if not (text.isascii() and text.isdigit()) or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 0 to 65535, not {text!r}")
+    return int(text)
+
+
+def count(text):
+    """argparse type: a whole number from 1 to options.MAX_COUNT."""
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text[:7]) <= MAX_COUNT:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to {MAX_COUNT}, "
+                                         f"not {text!r}")
+    return int(text)
+
+
+class Parser(argparse.ArgumentParser):
+    """Bad arguments give one line, `error: ...` (and `--help` the whole story)."""
+
+    def error(self, message):
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(prog="python -m glm_offline", description=DESCRIPTION,
+    parser = Parser(prog="python -m glm_offline", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -98,7 +139,8 @@ def build_parser():
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to listen on (default 127.0.0.1, this machine only; "
                        "0.0.0.0 lets other machines in the room connect)")
-    serve.add_argument("--port", type=int, default=0, help="port (default: any free port)")
+    serve.add_argument("--port", type=port_number, default=0,
+                       help="port (default: any free port)")
     folders = serve.add_mutually_exclusive_group()
     folders.add_argument("--cassettes", action="append", metavar="DIR",
                          help="also load recordings from this folder (repeatable)")
@@ -115,23 +157,36 @@ def build_parser():
     serve.add_argument("--no-charset", action="store_true",
                        help="send text/event-stream without charset"
                             " (shows requests' ISO-8859-1 trap)")
+    serve.add_argument("--english", action="store_true", default=None,
+                       help="error messages in English, as api.z.ai answers (also per request "
+                       "with Accept-Language: en)")
+    serve.add_argument("--max-in-flight", type=count, metavar="N",
+                       help="requests in progress per API key; past it 429/1302 at once, as the "
+                       "live concurrency limit")
+    serve.add_argument("--max-connections", type=count, metavar="N",
+                       help="open connections at most (default: from the file limit); past it "
+                       "idle keep-alive connections are closed first, then new ones get 503")
     serve.add_argument("--verbose", action="store_true", help="log every request")
     serve.set_defaults(func=cmd_serve)
 
     fault = commands.add_parser(
         "fault", help="make a running server fail the next requests on purpose",
-        description="Queue a fault on a running `serve` (from the same machine). Kinds:\n"
-        + "\n".join(f"  {k:16} {v[0]}" for k, v in KINDS.items()),
+        description="Queue a fault on a running `serve` on this machine (it reads the "
+        f"server's control token from {control.control_dir()}). Kinds:\n" + kinds_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter)
     fault.add_argument("kind", nargs="?", choices=list(KINDS), metavar="KIND",
                        help="the fault; without one, list the pending faults")
-    fault.add_argument("--port", type=int, required=True, help="the port `serve` printed")
-    fault.add_argument("--server-host", default="127.0.0.1", help=argparse.SUPPRESS)
-    fault.add_argument("--times", type=int, default=1, help="how many requests (default 1)")
-    fault.add_argument("--code", help="business code, for 'error' and 'error_frame'")
-    fault.add_argument("--after-events", type=int, help="mid-stream faults: events sent first")
-    fault.add_argument("--seconds", type=float, help="slow_first_byte: the delay")
-    fault.add_argument("--retry-after", type=int, help="status faults: send a Retry-After header")
+    fault.add_argument("--port", type=port_number, required=True, help="the port `serve` printed")
+    fault.add_argument("--host", default="127.0.0.1",
+                       help="the server's address on this machine (default 127.0.0.1)")
+    fault.add_argument("--server-host", help=argparse.SUPPRESS)  # the old name of --host
+    fault.add_argument("--times", type=count, default=1, help="how many requests (default 1)")
+    kinds_taking = {name: [k for k, kind in KINDS.items() if name in kind.options]
+                    for name in OPTIONS}
+    for name, (what, bounds, whole) in OPTIONS.items():
+        kind = str if bounds is None else int if whole else float
+        fault.add_argument("--" + name.replace("_", "-"), type=kind,
+                           help=f"{what} ({', '.join(kinds_taking[name])})")
     fault.add_argument("--clear", action="store_true", help="drop every pending fault")
     fault.set_defaults(func=cmd_fault)
 
@@ -146,7 +201,7 @@ def build_parser():
     record.add_argument("--output", required=True, metavar="FILE",
                         help="cassette file to write (created, or appended to)")
     record.add_argument("--host", default="127.0.0.1")
-    record.add_argument("--port", type=int, default=0)
+    record.add_argument("--port", type=port_number, default=0)
     record.add_argument("--timeout", type=float, default=300, help="upstream read timeout (s)")
     record.set_defaults(func=cmd_record)
     return parser

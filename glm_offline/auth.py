@@ -8,6 +8,7 @@ Two styles, both sent as ``Authorization: Bearer <credential>``:
 Which business code each bad-credential case yields on the live service is UNVERIFIED.
 The choice here: missing header 1001, unreadable credential 1002, expired token 1003,
 bad signature 1004, well-formed credential for an unknown key 1000.
+check() returns the key id, so the server can keep each key's requests and tasks apart.
 """
 
 import base64
@@ -22,6 +23,7 @@ from .wire import api_error
 # (32 hex + "." + 16 alphanumerics), and its secret is over 32 bytes so that PyJWT
 # signs it without an InsecureKeyLengthWarning.
 OFFLINE_API_KEY = "glm-offline.this-secret-only-unlocks-the-recorded-server"
+MAX_CREDENTIAL_CHARS = 4096  # a real key is ~49 characters, a JWT ~200
 
 
 def split_key(api_key):
@@ -33,8 +35,12 @@ def split_key(api_key):
 
 
 def _b64json(segment):
+    """A JWT segment's JSON; ValueError for anything unreadable, however deeply it nests."""
     padded = segment + "=" * (-len(segment) % 4)
-    return json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+    try:
+        return json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
 
 
 class Authenticator:
@@ -45,7 +51,7 @@ class Authenticator:
         self.clock = clock
 
     def check(self, header):
-        """Return None when the header is accepted, raise APIError otherwise."""
+        """Return the key id when the header is accepted, raise APIError otherwise."""
         if header is None or not header.strip():
             raise api_error("1001")
         credential = header.strip()
@@ -53,6 +59,8 @@ class Authenticator:
         # it (SDK history); we accept both forms. Current behaviour: UNVERIFIED.
         if credential[:7].lower() == "bearer ":
             credential = credential[7:].strip()
+        if len(credential) > MAX_CREDENTIAL_CHARS:
+            raise api_error("1002")
         dots = credential.count(".")
         if dots == 1:
             return self._check_raw_key(credential)
@@ -64,6 +72,7 @@ class Authenticator:
         key_id, secret = credential.split(".")
         if self.secrets.get(key_id) != secret or not secret:
             raise api_error("1000")
+        return key_id
 
     def _check_jwt(self, token):
         try:
@@ -94,3 +103,4 @@ class Authenticator:
         # tolerance). An exp written in seconds is a date in 1970 in milliseconds: expired.
         if exp_ms <= self.clock() * 1000:
             raise api_error("1003")
+        return key_id

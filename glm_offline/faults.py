@@ -2,41 +2,84 @@
 
     server.inject("rate_limit", times=2)            # two 429s with code 1302, then normal
     server.inject("drop_mid_stream", after_events=3)
+    server.inject("error", code="1308")             # any documented business code
     server.inject("task_fail")                      # the next async task ends in FAIL
 
 Faults wait in a queue and are used in order; a stream-only fault waits for the next
 streaming request, a task-only fault for the next async task (POST /async/chat/completions).
 The shapes of mid-stream failures are UNVERIFIED on the live service (glm-api-facts.md 4.5);
 they follow the documentation and third-party captures.
+
+Adding a fault kind is one row in KINDS (what it does, which requests, which options, and
+its behaviour: a business code, a finish_reason, or a stream shape handled in reshape()).
+The table drives validation, `python -m glm_offline fault --help` and glm_offline.FAULT_KINDS.
 """
 
+import copy
+import json
+import math
 import threading
 from dataclasses import dataclass, field
 
-from .wire import ERRORS, api_error, http_error
+from . import chat
+from .http import error_body
+from .wire import DONE_LINE, ERRORS, api_error, count_tokens, dumps, http_error
 
-# kind -> (what it does, which requests it applies to)
-KINDS = {
-    "rate_limit": ("HTTP 429, code 1302: account rate limit (retry later)", "any"),
-    "overloaded": ("HTTP 429, code 1305: the model is overloaded (retry later)", "any"),
-    "no_balance": ("HTTP 429, code 1113: no balance left (never retry)", "any"),
-    "server_error": ("HTTP 500, code 1200: the API call failed", "any"),
-    "unavailable": ("HTTP 503: service unavailable (body UNVERIFIED)", "any"),
-    "error": ("any documented business code, with code=...", "any"),
-    "sensitive": ("finish_reason 'sensitive': the answer is cut by moderation", "any"),
-    "network_error": ("finish_reason 'network_error': inference failed", "any"),
-    "slow_first_byte": ("wait seconds=... (default 5) before the response starts", "any"),
-    "error_frame": ("an SSE error frame mid-stream (code=..., default 1302), then [DONE]",
-                    "stream"),
-    "drop_mid_stream": ("the connection is cut mid-stream, no end of body", "stream"),
-    "no_done": ("the stream ends cleanly but early, without [DONE]", "stream"),
-    "stall_mid_stream": ("the stream stops sending for seconds=... (default 30) mid-stream",
-                         "stream"),
-    "task_fail": ("an async task polls as PROCESSING, then ends in FAIL (no answer)", "task"),
+
+@dataclass(frozen=True)
+class Kind:
+    help: str
+    scope: str = "any"  # "any" request, only a "stream", or only an async "task"
+    options: tuple = ()  # option names this kind takes (see OPTIONS)
+    code: str = None  # status faults: the business code answered
+    finish_reason: str = None  # the answer is cut and ends with this finish_reason
+    shape: str = None  # how reshape() changes a stream: "frame", "drop", "no_done", "stall"
+
+
+# name -> (help, (low, high), whole numbers only). `code` is checked against wire.ERRORS.
+OPTIONS = {
+    "code": ("a documented business code, e.g. 1302", None, False),
+    "after_events": ("mid-stream faults: events sent first", (0, 100000), True),
+    "seconds": ("how long to wait", (0, 600), False),
+    "retry_after": ("status faults: send a Retry-After header (seconds)", (0, 86400), True),
 }
-_PARAMS = {"code", "after_events", "seconds", "retry_after"}
-_ALIASES = {"rate_limit": "1302", "overloaded": "1305", "no_balance": "1113",
-            "server_error": "1200"}
+MAX_TIMES = 100000
+_STATUS = ("retry_after",)
+_CUT = ("after_events",)
+
+KINDS = {
+    "rate_limit": Kind("HTTP 429, code 1302: account rate limit (retry later)", code="1302",
+                       options=_STATUS),
+    "overloaded": Kind("HTTP 429, code 1305: the model is overloaded (retry later)",
+                       code="1305", options=_STATUS),
+    "no_balance": Kind("HTTP 429, code 1113: no balance left (never retry)", code="1113",
+                       options=_STATUS),
+    "server_error": Kind("HTTP 500, code 1200: the API call failed", code="1200",
+                         options=_STATUS),
+    "unavailable": Kind("HTTP 503: service unavailable (body UNVERIFIED)", code="503",
+                        options=_STATUS),
+    "error": Kind("any documented business code, with code=...", code="option",
+                  options=("code", *_STATUS)),
+    "sensitive": Kind("finish_reason 'sensitive': the answer is cut by moderation",
+                      finish_reason="sensitive", options=_CUT),
+    "network_error": Kind("finish_reason 'network_error': inference failed",
+                          finish_reason="network_error", options=_CUT),
+    "model_context_window_exceeded": Kind(
+        "finish_reason 'model_context_window_exceeded': the context is full",
+        finish_reason="model_context_window_exceeded", options=_CUT),
+    "slow_first_byte": Kind("wait seconds=... (default 5) before the response starts",
+                            options=("seconds",)),
+    "error_frame": Kind("an SSE error frame mid-stream (code=..., default 1302), then [DONE]",
+                        "stream", ("code", *_CUT), shape="frame"),
+    "drop_mid_stream": Kind("the connection is cut mid-stream, no end of body", "stream", _CUT,
+                            shape="drop"),
+    "no_done": Kind("the stream ends cleanly but early, without [DONE]", "stream", _CUT,
+                    shape="no_done"),
+    "stall_mid_stream": Kind("the stream stops sending for seconds=... (default 30) mid-stream",
+                             "stream", ("seconds", *_CUT), shape="stall"),
+    "task_fail": Kind("an async task polls as PROCESSING, then ends in FAIL (no answer)",
+                      "task"),
+}
 
 
 @dataclass
@@ -46,45 +89,62 @@ class Fault:
     params: dict = field(default_factory=dict)
 
     def applies(self, streaming, task):
-        scope = KINDS[self.kind][1]
+        scope = KINDS[self.kind].scope
         return scope == "any" or (scope == "stream" and streaming) or (scope == "task" and task)
 
     def error(self):
-        """The APIError for status faults, or None for faults that shape the stream."""
-        if self.kind in _ALIASES:
-            return api_error(_ALIASES[self.kind])
-        if self.kind == "error":
+        """The APIError for status faults, or None for faults that shape the answer."""
+        code = KINDS[self.kind].code
+        if code == "option":
             return api_error(self.params["code"])
-        if self.kind == "unavailable":
+        if code == "503":
             return http_error(503, "服务暂时不可用，请稍后重试。")
-        return None
+        return api_error(code) if code else None
 
     def describe(self):
         return {"kind": self.kind, "times": self.times, **self.params}
 
 
+def _check_option(name, value):
+    what, bounds, whole = OPTIONS[name]
+    if name == "code":
+        value = str(value)
+        if value not in ERRORS:
+            raise ValueError(f"unknown business code {value!r}; known: {', '.join(ERRORS)}")
+        return value
+    low, high = bounds
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not number or (whole and not isinstance(value, int)) or not math.isfinite(value) \
+            or not low <= value <= high:
+        kind = "a whole number" if whole else "a finite number"
+        raise ValueError(f"{name} must be {kind} from {low} to {high}, not {value!r}")
+    return value
+
+
 def make_fault(kind, times=1, **params):
-    """Build a Fault, with a clear ValueError for anything unknown."""
+    """Build a Fault, with a clear ValueError for anything unknown or out of range."""
     if kind not in KINDS:
         raise ValueError(f"unknown fault {kind!r}; choose one of: {', '.join(KINDS)}")
-    if not isinstance(times, int) or isinstance(times, bool) or times < 1:
-        raise ValueError("times must be a whole number of requests, 1 or more")
-    unknown = set(params) - _PARAMS
+    if not isinstance(times, int) or isinstance(times, bool) or not 1 <= times <= MAX_TIMES:
+        raise ValueError(f"times must be a whole number of requests, from 1 to {MAX_TIMES}")
+    unknown = set(params) - set(OPTIONS)
     if unknown:
-        raise ValueError(f"unknown fault option(s) {sorted(unknown)}; options: {sorted(_PARAMS)}")
-    code = params.get("code")
-    if kind == "error" and code is None:
-        raise ValueError("fault 'error' needs code=..., one of: " + ", ".join(ERRORS))
-    if code is not None:
-        params["code"] = code = str(code)
-        if code not in ERRORS:
-            raise ValueError(f"unknown business code {code!r}; known: {', '.join(ERRORS)}")
-    for name in ("after_events", "seconds", "retry_after"):
-        value = params.get(name)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
-                                  or value < 0):
-            raise ValueError(f"{name} must be a number, 0 or more")
+        raise ValueError(f"unknown fault option(s) {sorted(unknown)}; options: {sorted(OPTIONS)}")
+    allowed = KINDS[kind].options
+    extra = [name for name in params if name not in allowed]
+    if extra:
+        takes = ", ".join(allowed) or "no options"
+        raise ValueError(f"fault {kind!r} does not take {', '.join(extra)}; it takes: {takes}")
+    if KINDS[kind].code == "option" and params.get("code") is None:
+        raise ValueError(f"fault {kind!r} needs code=..., one of: " + ", ".join(ERRORS))
+    params = {name: _check_option(name, value) for name, value in params.items()
+              if value is not None}
     return Fault(kind, times, params)
+
+
+def kinds_help():
+    """The kinds, one line each, for `fault --help` and docs."""
+    return "\n".join(f"  {name:30} {kind.help}" for name, kind in KINDS.items())
 
 
 class FaultQueue:
@@ -116,3 +176,65 @@ class FaultQueue:
     def clear(self):
         with self._lock:
             self._faults.clear()
+
+
+def reshape(reply, fault, english=False):
+    """The reply as `fault` spoils it: cut with a finish_reason, or a stream cut, stalled,
+    ended early or interrupted by an error frame (its message in English if asked)."""
+    kind = KINDS[fault.kind]
+    if reply.json is not None:
+        if kind.finish_reason and reply.json.get("choices"):
+            reply.json = _cut_body(reply.json, kind.finish_reason)
+        return reply
+    events, delays = reply.events, reply.delays_ms
+    body_events = len(events) - 2 if events and events[-1] == [DONE_LINE] else len(events)
+    cut = int(min(fault.params.get("after_events", body_events // 2), body_events))
+    if kind.shape == "stall":
+        reply.stall = (cut, fault.params.get("seconds", 30))
+        return reply
+    if not (kind.finish_reason or kind.shape):
+        return reply
+    reply.events, reply.delays_ms = events[:cut], delays[:cut]
+    first = _first_json(events)
+    if kind.finish_reason:
+        final = chat.final_chunk(first, kind.finish_reason, _usage_after(events, cut))
+        reply.events += [[f"data: {dumps(final)}"], [DONE_LINE]]
+    elif kind.shape == "frame":
+        code = fault.params.get("code", "1302")
+        error = {**error_body(api_error(code), english), "request_id": first["id"]}
+        reply.events += [["event: error", f"data: {dumps(error)}"], [DONE_LINE]]
+    elif kind.shape == "drop":
+        reply.drop = True
+    # "no_done": the events stop here and the body ends cleanly, without [DONE]
+    reply.delays_ms += [delays[min(cut, len(delays) - 1)]] * (len(reply.events) - cut)
+    return reply
+
+
+def _cut_body(body, finish_reason):
+    body = copy.deepcopy(body)
+    choice = body["choices"][0]
+    content = choice["message"].get("content") or ""
+    choice["message"]["content"] = content = content[: len(content) // 2]
+    choice["finish_reason"] = finish_reason
+    if isinstance(body.get("usage"), dict) and "prompt_tokens" in body["usage"]:
+        body["usage"] = chat.usage(body["usage"]["prompt_tokens"], count_tokens(content))
+    return body
+
+
+def _first_json(events):
+    for event in events:
+        for line in event:
+            if line.startswith("data: {"):
+                data = json.loads(line[6:])
+                data.setdefault("request_id", data.get("id"))
+                return data
+    return {"id": "", "created": 0, "model": "", "request_id": ""}
+
+
+def _usage_after(events, cut):
+    for event in reversed(events):
+        for line in event:
+            if line.startswith("data: {") and '"usage"' in line:
+                recorded = json.loads(line[6:])["usage"]
+                return chat.usage(recorded["prompt_tokens"], cut)
+    return chat.usage(0, cut)

@@ -184,7 +184,7 @@ def test_lenient_server_generates_a_task(tasks):
         assert done["choices"][0]["message"]["content"].startswith("[offline, generated]")
 
 
-def test_a_fresh_server_repeats_everything(tasks):
+def test_a_fresh_server_repeats_everything_but_the_random_task_ids(tasks):
     def session():
         with glm_offline.start(pacing="instant", strict=True) as fresh:
             seen = []
@@ -193,9 +193,35 @@ def test_a_fresh_server_repeats_everything(tasks):
                 seen += [poll(fresh, seen[-1]["id"]).json() for _ in range(3)]
             return seen
 
-    first = session()
-    assert first == session()
+    first, second = session(), session()
+    assert [{**r, "id": None} for r in first] == [{**r, "id": None} for r in second]
     assert len({record["id"] for record in first}) == 3
+    assert not {record["id"] for record in first} & {record["id"] for record in second}
+
+
+def test_task_ids_are_unguessable(module_server, tasks):
+    """Neighbouring submissions share no digits run: nothing to count up or down from."""
+    body = tasks["lesson08-square-en"]["request"]["body"]
+    ids = [submit(module_server, body).json()["id"] for _ in range(40)]
+    assert all(TASK_ID.fullmatch(ident) for ident in ids)
+    assert len(set(ids)) == 40
+    numbers = [int(ident.replace("-", "")) for ident in ids]
+    gaps = {abs(b - a) for a, b in zip(numbers, numbers[1:])}
+    assert min(gaps) > 10**20  # a counter or a timestamp would step by small amounts
+
+
+def test_one_client_cannot_evict_another_clients_tasks(tasks):
+    other_key = "glm-offline-2.another-attendee-key-for-the-task-quota-test"
+    body = tasks["lesson08-square-en"]["request"]["body"]
+    with glm_offline.start(pacing="instant", strict=True,
+                           api_keys=(glm_offline.OFFLINE_API_KEY, other_key)) as server:
+        server.tasks.per_client = 5
+        mine = submit(server, body).json()["id"]
+        theirs = [submit(server, body, headers=auth(other_key)).json()["id"] for _ in range(12)]
+        assert len(server.tasks) == 1 + 5  # the other client's own oldest tasks went
+        assert poll(server, mine).json()["choices"][0]["message"]["content"] == "144"
+        assert poll(server, theirs[0], headers=auth(other_key)).status_code == 404
+        assert poll(server, theirs[-1], headers=auth(other_key)).status_code == 200
 
 
 @pytest.mark.parametrize("response", [

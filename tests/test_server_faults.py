@@ -8,6 +8,7 @@ import requests
 
 import glm_offline
 from conftest import auth, raw_post, settled_history
+from glm_offline.control import CONTROL_HEADER
 from glm_offline.faults import KINDS, make_fault
 
 CHAT = "/api/paas/v4/chat/completions"
@@ -20,7 +21,8 @@ STATUS_FAULTS = {
     "server_error": (500, {"error": {"code": "1200", "message": "API 调用失败"}}),
     "unavailable": (503, {"error": {"code": "503", "message": "服务暂时不可用，请稍后重试。"}}),
 }
-STREAM_SHAPE_FAULTS = {"error_frame", "drop_mid_stream", "no_done", "sensitive", "network_error"}
+FINISH_FAULTS = ["sensitive", "network_error", "model_context_window_exceeded"]
+STREAM_SHAPE_FAULTS = {"error_frame", "drop_mid_stream", "no_done", *FINISH_FAULTS}
 OTHER_FAULTS = {"error", "slow_first_byte", "stall_mid_stream"}
 TASK_FAULTS = {"task_fail"}
 
@@ -149,7 +151,7 @@ def test_no_done_ends_cleanly_but_early(shared, recordings):
     assert b"[DONE]" not in response.body and b"finish_reason" not in response.body
 
 
-@pytest.mark.parametrize("kind", ["sensitive", "network_error"])
+@pytest.mark.parametrize("kind", FINISH_FAULTS)
 def test_finish_reason_fault_on_a_stream(shared, recordings, kind):
     shared.inject(kind)
     response = raw_stream(shared, recordings)
@@ -163,7 +165,7 @@ def test_finish_reason_fault_on_a_stream(shared, recordings, kind):
     assert len(response.chunks) == 6
 
 
-@pytest.mark.parametrize("kind", ["sensitive", "network_error"])
+@pytest.mark.parametrize("kind", FINISH_FAULTS)
 def test_finish_reason_fault_on_json(shared, recordings, kind):
     shared.inject(kind)
     body = post(shared, body_of(recordings, "hello-en")).json()
@@ -250,9 +252,11 @@ def test_make_fault_rejects(shared, kind, options):
     assert shared.faults.pending() == []
 
 
-def admin(server, method, spec=None):
+def admin(server, method, spec=None, headers=None):
+    """The control endpoint as the `fault` command calls it: with the server's token."""
+    headers = {CONTROL_HEADER: server.control.value, **(headers or {})}
     return requests.request(method, f"http://127.0.0.1:{server.port}/_offline/faults",
-                            json=spec, timeout=10)
+                            json=spec, headers=headers, timeout=10)
 
 
 def test_admin_endpoint(shared, recordings):
@@ -284,7 +288,7 @@ def test_admin_endpoint_rejects_bad_faults(shared, spec, message):
 
 def test_admin_endpoint_rejects_non_json(shared):
     r = requests.post(f"http://127.0.0.1:{shared.port}/_offline/faults", data=b"\xff{",
-                      timeout=10)
+                      headers={CONTROL_HEADER: shared.control.value}, timeout=10)
     assert r.status_code == 400
     assert r.json()["error"]["message"].startswith("bad fault: ")
 

@@ -141,13 +141,14 @@ def test_random_and_truncated_requests(lenient):
         implemented = REQUEST_LINE.match(data) is not None
         for status in found:
             statuses[status] = statuses.get(status, 0) + 1
-            # 501 (unknown method) and 505 (HTTP/2.0 on an HTTP/1.1 socket) are the protocol's
-            # answers to a garbage request line, not failures of the server.
-            allowed = status < 500 or (not implemented and status in (501, 505))
+            # 501 (unknown method, or a transfer coding other than chunked) and 505 (HTTP/2.0
+            # on an HTTP/1.1 socket) are the protocol's answers, not failures of the server.
+            allowed = status < 500 or (not implemented and status in (501, 505)) or (
+                status == 501 and b"Transfer-Encoding: gzip" in data)
             assert allowed, (status, data[:200])
     assert time.monotonic() - started < 8
     assert statuses.get(400, 0) > 1000  # most cases are rejected...
-    assert statuses.get(200, 0) > 100  # ...and some weird-but-valid ones answered
+    assert statuses.get(200, 0) > 50  # ...and some weird-but-valid ones answered
     r = requests.post(lenient.base_url + "/chat/completions", json=GOOD_BODY, headers=auth(),
                       timeout=5)
     assert r.json()["choices"][0]["message"]["content"] == "Hello! It's nice to meet you."

@@ -150,8 +150,9 @@ def test_unknown_path_is_404(module_server):
                       json={"model": "embedding-3", "input": "x"}, headers=auth(), timeout=10)
     assert r.status_code == 404
     assert r.headers["Content-Type"] == "application/json; charset=UTF-8"
-    assert r.json() == {"error": {"code": "404",
-                                  "message": "no such endpoint: /api/paas/v4/embeddings"}}
+    body = r.json()  # the gateway's Spring-style 404 (glm-api-facts.md 7.4), not a GLM body
+    assert {**body, "timestamp": None} == {"timestamp": None, "status": 404, "error": "Not Found",
+                                           "path": "/api/paas/v4/embeddings"}
 
 
 def test_wrong_method_is_405(module_server):

@@ -1,0 +1,166 @@
+"""The replay app: which path does what, and the chat and async endpoints, answered from
+cassettes with auth, validation, faults and the per-key concurrency limit.
+
+Adding an endpoint is one entry in ReplayApp.route() and one method here.
+"""
+
+import threading
+import time
+
+from . import chat, control, tasks
+from .faults import reshape
+from .validation import parse_body, validate_chat
+from .wire import APIError, api_error, http_error
+
+API_PREFIX = "/api/paas/v4"
+CHAT_PATH = API_PREFIX + "/chat/completions"
+ASYNC_PATH = API_PREFIX + "/async/chat/completions"
+RESULT_PREFIX = API_PREFIX + "/async-result/"
+
+
+class InFlight:
+    """Requests in progress per API key, for the live API's concurrency limit (1302)."""
+
+    def __init__(self, limit):
+        self.limit = limit
+        self._lock = threading.Lock()
+        self._counts = {}
+
+    def enter(self, key):
+        with self._lock:
+            count = self._counts.get(key, 0)
+            if self.limit is not None and count >= self.limit:
+                return False
+            self._counts[key] = count + 1
+            return True
+
+    def leave(self, key):
+        with self._lock:
+            self._counts[key] -= 1
+            if not self._counts[key]:
+                del self._counts[key]
+
+
+class ReplayApp:
+    """Answers chat requests and async tasks from cassettes, with auth, validation and faults."""
+
+    def __init__(self, owner, library, authenticator, strict, max_in_flight=None):
+        self.owner = owner
+        self.library = library
+        self.auth = authenticator
+        self.strict = strict
+        self.in_flight = InFlight(max_in_flight)
+
+    def route(self, method, path):
+        if path == CHAT_PATH:
+            return allowed(method, ("POST",), self.chat)
+        if path == ASYNC_PATH:
+            return allowed(method, ("POST",), self.async_chat)
+        if path.startswith(RESULT_PREFIX):
+            return allowed(method, ("GET",), self.async_result)
+        if path == control.FAULTS_PATH:
+            return allowed(method, ("GET", "POST", "DELETE"), self.admin_faults)
+        return not_found
+
+    def checked_body(self, handler, raw):
+        """(key id, chat body) once auth and validation pass (APIError otherwise)."""
+        key_id = self.auth.check(handler.headers.get("Authorization"))
+        body = parse_body(raw)
+        validate_chat(body)
+        return key_id, body
+
+    def chat(self, handler, path, raw):
+        key_id, body = self.checked_body(handler, raw)
+        if not self.in_flight.enter(key_id):
+            # The live limit is on requests in flight per key (glm-api-facts.md 7.5); that it
+            # answers 429/1302 at once rather than queueing is what the docs describe.
+            return handler.send_error(api_error("1302"))
+        try:
+            fault = self.take_fault(handler, streaming=body.get("stream") is True)
+            if fault and fault.error():
+                return self.send_fault_error(handler, fault)
+            reply = self.reply_for("POST", path, body)
+            if fault:
+                reply = reshape(reply, fault, handler.english())
+            self.owner.write_reply(handler, reply)
+        finally:
+            self.in_flight.leave(key_id)
+
+    def async_chat(self, handler, path, raw):
+        """Start a task whose polls replay the matching recording; answer its record."""
+        key_id, body = self.checked_body(handler, raw)
+        # The async API has no "stream" (glm-api-facts.md 2.5); that the service ignores
+        # one sent anyway, rather than rejecting it, is UNVERIFIED.
+        body.pop("stream", None)
+        fault = self.take_fault(handler, streaming=False, task=True)
+        if fault and fault.error():
+            return self.send_fault_error(handler, fault)
+        reply = self.reply_for("POST", path, body)
+        if reply.status != 200:  # a recorded rejection
+            return self.owner.write_reply(handler, reply)
+        if fault:
+            reply = reshape(reply, fault, handler.english())
+        final = tasks.task_record(reply.json, "SUCCESS")
+        if fault and fault.kind == "task_fail":
+            final = tasks.task_record(tasks.task_fields(final), "FAIL")
+        polls = tasks.GENERATED_TASK_POLLS if reply.source == "generated" \
+            else reply.polls_before_done
+        client = f"{key_id}@{handler.client_address[0]}"
+        record = self.owner.tasks.submit(final, polls, client)
+        handler.send_json(200, record, reply.source)
+
+    def async_result(self, handler, path, raw):
+        """A task's record: PROCESSING for its first polls, then SUCCESS or FAIL."""
+        self.auth.check(handler.headers.get("Authorization"))
+        ident = path[len(RESULT_PREFIX):]
+        record = self.owner.tasks.poll(ident)
+        if record is None:
+            # UNVERIFIED: the live answer for an unknown or expired id is not documented;
+            # this server answers HTTP 404 with code "404".
+            raise http_error(404, f"no such task: {ident[:100]}")
+        handler.send_json(200, record, "task:" + record["task_status"])
+
+    def admin_faults(self, handler, path, raw):
+        control.faults_endpoint(self.owner, handler, raw)
+
+    def take_fault(self, handler, streaming, task=False):
+        """The next fault for this request (a slow first byte waits here), or None."""
+        fault = self.owner.faults.take(streaming, task)
+        if fault:
+            handler.exchange.fault = fault.kind
+            if fault.kind == "slow_first_byte":
+                self.owner.wait(fault.params.get("seconds", 5))
+        return fault
+
+    def send_fault_error(self, handler, fault):
+        retry = fault.params.get("retry_after")
+        handler.send_error(fault.error(), [("Retry-After", str(retry))] if retry is not None
+                           else [])
+
+    def reply_for(self, method, path, body):
+        interaction = self.library.find(method, path, body)
+        if interaction:
+            return interaction.reply()
+        if self.strict:
+            raise APIError(400, "offline_no_recording", "strict mode: no recording matches this "
+                           "request; " + self.library.explain_miss(method, path, body))
+        return chat.generated(body)
+
+
+def allowed(method, methods, action):
+    if method not in methods:
+        names = ", ".join(methods[:-1]) + " or " + methods[-1] if len(methods) > 1 else methods[0]
+        raise http_error(405, f"{method} is not allowed here; use {names}")
+    return action
+
+
+def not_found(handler, path, raw):
+    """An unknown path gets the gateway's Spring-style 404, not a GLM body (facts 7.4)."""
+    body = {"timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000+00:00", time.gmtime()),
+            "status": 404, "error": "Not Found", "path": path}
+    if "/v4/v1/" in path or path.endswith("/v4/v1"):
+        # Not in the live body: a hint for learners whose client appends /v1 to a base URL
+        # that already ends in /v4 (the classic cause, facts 7.4).
+        body["hint"] = ("the base URL already ends in /api/paas/v4; the client appended /v1. "
+                        "Use https://open.bigmodel.cn/api/paas/v4 as the base URL as it is.")
+    handler.send_json(404, body, "error")

@@ -1,0 +1,59 @@
+"""Writing a reply: a JSON body, or SSE events with the stream options (chunking, line
+endings, charset, pacing; see glm_offline.options) and the faults that cut or stall them."""
+
+import random
+import time
+
+from .wire import SSE_CONTENT_TYPE, SSE_CONTENT_TYPE_NO_CHARSET
+
+STREAM_REPLAY_CAP_MS = 2000  # realistic pacing replays recorded gaps, at most ~2 s a stream
+
+
+def encode_event(lines, line_ending):
+    newline = "\r\n" if line_ending == "crlf" else "\n"
+    return (newline.join(lines) + newline + newline).encode("utf-8")
+
+
+def hostile_pieces(data, seed):
+    """Split bytes into 1-5 byte pieces: through multi-byte characters and CRLF pairs."""
+    rng = random.Random(seed)
+    pieces, start = [], 0
+    while start < len(data):
+        size = rng.randint(1, 5)
+        pieces.append(data[start:start + size])
+        start += size
+    return pieces
+
+
+def write_reply(handler, reply, options, wait, stopping):
+    """Send `reply` (a cassettes.Reply) through `handler`; `wait(seconds)` sleeps unless the
+    server stops, `stopping()` says whether it is stopping."""
+    handler.exchange.source = reply.source
+    if reply.json is not None:
+        return handler.send_json(reply.status, reply.json, reply.source)
+    content_type = SSE_CONTENT_TYPE if options["charset"] else SSE_CONTENT_TYPE_NO_CHARSET
+    handler.start_chunked(reply.status, content_type)
+    delays = reply.delays_ms
+    scale = 0.0
+    if options["pacing"] == "realistic" and sum(delays) > 0:
+        scale = min(1.0, STREAM_REPLAY_CAP_MS / sum(delays))
+    for index, (event, delay) in enumerate(zip(reply.events, delays)):
+        if scale:
+            wait(delay * scale / 1000)
+        if reply.stall and reply.stall[0] == index:
+            handler.exchange.outcome = "stalled"
+            wait(reply.stall[1])
+        if stopping():
+            return handler.abort()
+        data = encode_event(event, options["line_ending"])
+        if options["chunking"] == "hostile":
+            for piece in hostile_pieces(data, index):
+                handler.write_chunk(piece)
+        else:
+            handler.write_chunk(data)
+        handler.exchange.events_sent += 1
+        handler.exchange.event_times.append(time.time())
+    if reply.drop:
+        handler.exchange.outcome = "dropped"
+        return handler.abort()
+    handler.end_chunked()

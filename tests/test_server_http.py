@@ -1,0 +1,275 @@
+"""HTTP/1.1 framing, deadlines and limits: every request gets an answer, resources stay bounded."""
+
+import errno
+import json
+import re
+import socket
+import threading
+import time
+
+import pytest
+import requests
+
+import glm_offline
+from conftest import auth, read_response
+from glm_offline.history import MAX_PATH_CHARS, Exchange, History
+from glm_offline.http import Limits
+
+CHAT = "/api/paas/v4/chat/completions"
+KEY = glm_offline.OFFLINE_API_KEY
+HELLO = json.dumps({"model": "glm-4-flash-250414", "messages": [
+    {"role": "user", "content": "Say hello in one short sentence."}]}).encode()
+STATUS = re.compile(rb"HTTP/1\.1 (\d{3}) ")
+REQUEST_LINE = b"POST " + CHAT.encode() + b" HTTP/1.1"
+
+
+def head(*fields, line=REQUEST_LINE):
+    lines = [line, b"Host: 127.0.0.1", b"Authorization: Bearer " + KEY.encode(), *fields]
+    return b"\r\n".join(lines) + b"\r\n\r\n"
+
+
+def send(port, data, timeout=5):
+    """Send the bytes, then read one answer (status, headers, body)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(data)
+        return read_response(sock.makefile("rb"))
+
+
+@pytest.fixture(scope="module")
+def served():
+    with glm_offline.start(pacing="instant", strict=True) as server:
+        yield server
+
+
+@pytest.mark.parametrize("data, status, message", [
+    (head(b"Content-Length: " + b"9" * 5000) + HELLO, 413, "request body over"),
+    (head(b"Content-Length: " + b"0" * 5000 + b"5") + b"hello", 400, None),  # 5 bytes: not JSON
+    (head(b"Content-Length: %d" % len(HELLO), b"Content-Length: 3") + HELLO, 400,
+     "conflicting Content-Length"),
+    (head(b"Content-Length: 3, 4") + HELLO, 400, "conflicting Content-Length"),
+    (head(b"Transfer-Encoding: xchunked") + b"0\r\n\r\n", 400, "must end with chunked"),
+    (head(b"Transfer-Encoding: chunkedy") + b"0\r\n\r\n", 400, "must end with chunked"),
+    (head(b"Transfer-Encoding: chunked, gzip") + b"0\r\n\r\n", 400, "must end with chunked"),
+    (head(b"Transfer-Encoding: gzip, chunked") + b"0\r\n\r\n", 501, "only the chunked"),
+    (head(b"Transfer-Encoding: chunked", b"Content-Length: 5") + b"0\r\n\r\n", 400,
+     "both Transfer-Encoding and Content-Length"),
+    (head(b"Content-Length : 5") + b"hello", 400, "whitespace before the colon"),
+    (head(b"X-Folded: a", b" b") + b"", 400, "obsolete folding"),
+    (head(b"X-Nul: a\x00b"), 400, "CR or NUL"),
+    (b"POST " + CHAT.encode() + b" HTTP/1.1\r\nContent-Length: 0\r\n\r\n", 400,
+     "exactly one Host"),
+    (head(b"Host: other"), 400, "exactly one Host"),
+    (head(b"Transfer-Encoding: chunked") + b"0x5\r\nhello\r\n0\r\n\r\n", 400,
+     "malformed chunked"),
+    (head(b"Transfer-Encoding: chunked") + b"2\r\nhello\r\n0\r\n\r\n", 400,
+     "longer than its size"),
+    (head(line=b"POST " + CHAT.encode() + b"  HTTP/1.1"), 400, "METHOD /path HTTP/1.1"),
+    (head(line=b"POST api/paas HTTP/1.1"), 400, "starting with /"),
+], ids=["cl-5000-digits", "cl-leading-zeros", "cl-duplicate-conflict", "cl-list-conflict",
+        "te-prefix", "te-suffix", "te-not-last", "te-gzip", "te-and-cl", "space-before-colon",
+        "obs-fold", "nul-in-value", "no-host", "two-hosts", "chunk-size-0x",
+        "chunk-too-long", "double-space", "relative-target"])
+def test_framing_errors_get_a_glm_shaped_answer(served, data, status, message):
+    response = send(served.port, data)
+    assert response.status == status
+    assert response.headers["content-type"] == "application/json; charset=UTF-8"
+    error = json.loads(response.body)["error"]
+    if message:
+        assert message in error["message"]
+
+
+def test_same_duplicate_content_length_and_absolute_form_are_accepted(served):
+    length = b"Content-Length: %d" % len(HELLO)
+    assert send(served.port, head(length, length) + HELLO).status == 200
+    absolute = b"POST http://127.0.0.1" + CHAT.encode() + b" HTTP/1.1"
+    assert send(served.port, head(length, line=absolute) + HELLO).status == 200
+
+
+def test_expect_100_continue_gets_an_interim_answer(served):
+    with socket.create_connection(("127.0.0.1", served.port), timeout=5) as sock:
+        sock.sendall(head(b"Content-Length: %d" % len(HELLO), b"Expect: 100-continue"))
+        stream = sock.makefile("rb")
+        assert stream.readline() == b"HTTP/1.1 100 Continue\r\n"
+        assert stream.readline() == b"\r\n"
+        sock.sendall(HELLO)
+        assert read_response(stream).status == 200
+
+
+def test_a_million_byte_chunked_body_is_read_in_linear_time(served):
+    """Rebuilding the body by concatenation took 22 s of CPU for a million 1-byte chunks."""
+    body = json.dumps({"model": "glm-4-flash-250414", "messages": [
+        {"role": "user", "content": "x" * 300_000}]}).encode()
+    framed = b"".join(b"1\r\n%c\r\n" % byte for byte in body) + b"0\r\n\r\n"
+    started = time.process_time()
+    with socket.create_connection(("127.0.0.1", served.port), timeout=30) as sock:
+        sender = threading.Thread(target=sock.sendall, args=(
+            head(b"Transfer-Encoding: chunked") + framed,))
+        sender.start()
+        response = read_response(sock.makefile("rb"))
+        sender.join(timeout=30)
+    assert response.status == 400  # strict: no recording; what matters is that it was read
+    assert b"strict mode" in response.body
+    assert time.process_time() - started < 10  # server and client share this process
+
+
+def test_an_internal_error_is_a_500_and_one_line(capfd):
+    with glm_offline.start(pacing="instant") as server:
+        def broken(method, path):
+            raise KeyError("a bug")
+        server.app.route = broken
+        r = requests.get(server.base_url + "/models", timeout=5)
+        assert r.status_code == 500
+        assert r.json()["error"]["code"] == "500"
+        assert "internal error in the recorded server (KeyError)" in r.json()["error"]["message"]
+        assert server.wait_for_exchanges(1)[0].outcome == "server_error"
+    err = capfd.readouterr().err
+    assert err.count("\n") == 1 and "internal error answering GET /api/paas/v4/models" in err
+    assert "Traceback" not in err
+
+
+# -- deadlines -------------------------------------------------------------------------------
+
+@pytest.fixture
+def hasty():
+    limits = Limits(head_seconds=0.5, body_seconds=0.5, idle_seconds=0.5)
+    with glm_offline.start(pacing="instant", limits=limits) as server:
+        yield server
+
+
+def answer_after_trickle(sock, data, step_timeout=0.15, bound=5):
+    """Send `data` one byte each time the server has not answered within step_timeout;
+    return (bytes received, how many bytes were sent)."""
+    sock.settimeout(step_timeout)
+    deadline = time.monotonic() + bound
+    sent = 0
+    while time.monotonic() < deadline:
+        try:
+            received = sock.recv(65536)
+            return received, sent
+        except TimeoutError:
+            if sent < len(data):
+                sock.sendall(data[sent:sent + 1])
+                sent += 1
+    raise AssertionError("no answer within the bound")
+
+
+def test_a_head_sent_a_byte_at_a_time_gets_a_408(hasty):
+    data = head(b"Content-Length: %d" % len(HELLO))
+    with socket.create_connection(("127.0.0.1", hasty.port)) as sock:
+        received, sent = answer_after_trickle(sock, data)
+    assert STATUS.match(received).group(1) == b"408"
+    assert sent < len(data)  # the deadline is for the whole head, not for each read
+
+
+def test_half_a_body_gets_a_408(hasty):
+    with socket.create_connection(("127.0.0.1", hasty.port), timeout=5) as sock:
+        sock.sendall(head(b"Content-Length: %d" % len(HELLO)) + HELLO[:10])
+        response = read_response(sock.makefile("rb"))
+    assert response.status == 408
+    assert response.headers["connection"] == "close"
+    assert hasty.wait_for_exchanges(1)[0].outcome == "rejected"
+
+
+def test_an_idle_connection_is_closed_without_an_answer(hasty):
+    with socket.create_connection(("127.0.0.1", hasty.port), timeout=5) as sock:
+        assert sock.recv(100) == b""  # closed after idle_seconds, nothing sent
+
+
+# -- the connection cap ------------------------------------------------------------------------
+
+def test_past_the_cap_idle_connections_make_room_then_new_ones_get_a_fast_503():
+    with glm_offline.start(pacing="instant", limits=Limits(connections=3)) as server:
+        httpd = server._httpd
+        idle = [socket.create_connection(("127.0.0.1", server.port), timeout=5)
+                for _ in range(3)]
+        assert httpd.wait_until(lambda open_, idle_: idle_ == 3, timeout=5)
+        # A fourth client is served: the oldest idle connection is closed to make room.
+        assert send(server.port, head(b"Content-Length: %d" % len(HELLO)) + HELLO).status == 200
+        assert idle[0].recv(10) == b""
+        # Busy connections (reading a body) are not closed: now a new client gets a 503.
+        busy = []
+        for _ in range(3):
+            sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+            sock.sendall(head(b"Content-Length: 10", b"Expect: 100-continue"))
+            assert sock.makefile("rb").readline() == b"HTTP/1.1 100 Continue\r\n"
+            busy.append(sock)
+        assert [sock.recv(10) for sock in idle] == [b"", b"", b""]
+        started = time.monotonic()
+        response = send(server.port, head(b"Content-Length: %d" % len(HELLO)) + HELLO)
+        assert time.monotonic() - started < 2
+        assert (response.status, response.headers["retry-after"]) == (503, "1")
+        assert "limit of 3 connections" in json.loads(response.body)["error"]["message"]
+        assert httpd.peak_connections == 3
+        for sock in idle + busy:
+            sock.close()
+
+
+def test_bodies_in_flight_are_bounded_together():
+    limits = Limits(bodies_in_flight=1000)
+    with glm_offline.start(pacing="instant", limits=limits) as server:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as holder:
+            # The server takes the budget before it answers 100 Continue.
+            holder.sendall(head(b"Content-Length: 900", b"Expect: 100-continue"))
+            assert holder.makefile("rb").readline() == b"HTTP/1.1 100 Continue\r\n"
+            response = send(server.port, head(b"Content-Length: %d" % len(HELLO)) + HELLO)
+        assert response.status == 503
+        assert "too many large request bodies" in json.loads(response.body)["error"]["message"]
+        assert send(server.port, head(b"Content-Length: %d" % len(HELLO)) + HELLO).status == 200
+
+
+def test_out_of_file_descriptors_waits_instead_of_spinning():
+    server = glm_offline.Server(pacing="instant").start()
+    httpd = server._httpd
+    server.stop()
+
+    class NoFiles:
+        calls = 0
+
+        def accept(self):
+            NoFiles.calls += 1
+            raise OSError(errno.EMFILE, "Too many open files")
+
+    class Stop:
+        waits = []
+
+        def is_set(self):
+            return len(self.waits) >= 3
+
+        def wait(self, seconds):
+            self.waits.append(seconds)
+
+    httpd.listener = NoFiles()
+    httpd.serve_forever(Stop())
+    assert NoFiles.calls == 3 and Stop.waits == [0.1, 0.1, 0.1]
+
+
+# -- history -----------------------------------------------------------------------------------
+
+def test_an_exchange_is_in_history_once_its_answer_is_read(served):
+    """No waiting: the server records an exchange before it writes the last byte."""
+    stream = json.dumps({**json.loads(HELLO), "stream": True}).encode()
+    with requests.Session() as session:
+        for number in range(60):
+            before = len(served.history)
+            body = stream if number % 2 else HELLO
+            r = session.post(served.base_url + "/chat/completions", data=body,
+                             headers={**auth(), "Content-Type": "application/json"}, timeout=10)
+            assert r.status_code == 200
+            assert len(served.history) == before + 1
+            assert served.history[-1].status == 200
+
+
+def test_wait_for_exchanges_times_out_with_a_clear_error(served):
+    with pytest.raises(TimeoutError, match=r"holds \d+ exchanges after 0.05 s, not 100000"):
+        served.wait_for_exchanges(100000, timeout=0.05)
+
+
+def test_history_keeps_short_paths_and_is_bounded_in_bytes(served):
+    long_path = "/api/paas/v4/" + "x" * 6000
+    requests.get(f"http://127.0.0.1:{served.port}{long_path}", timeout=5)
+    assert len(served.history[-1].path) == MAX_PATH_CHARS
+    history = History(max_entries=1000, max_bytes=100_000)
+    for number in range(1000):
+        history.add(Exchange(number, "GET", "/" + "y" * 5000))
+    assert 100 < len(history) < 200  # ~800 bytes each under a 100 kB bound
+    assert history[-1].connection == 999
