@@ -56,7 +56,8 @@ def cmd_serve(args):
     except (OSError, CassetteError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"Recorded GLM server listening on {args.host}:{server.port}", flush=True)
+    shown = f"[{args.host}]" if ":" in args.host else args.host
+    print(f"Recorded GLM server listening on {shown}:{server.port}", flush=True)
     base_url = server.base_url
     if args.host in ("0.0.0.0", "::"):
         addresses = reachable_addresses()
@@ -70,7 +71,8 @@ def cmd_serve(args):
     print(f"  ZHIPUAI_BASE_URL={base_url}")
     print(f"  ZHIPUAI_API_KEY={server.api_key}")
     if server.control.path:
-        print(f"  fault control token: {server.control.path} (only this user can read it)")
+        print(f"  faults: python -m glm_offline fault KIND --port {server.port} (on this machine, "
+              f"as this user: it reads the token in {server.control.path})")
     print("Press Ctrl-C to stop.", flush=True)
     wait_for_interrupt()
     server.stop()
@@ -177,8 +179,9 @@ def build_parser():
     fault.add_argument("kind", nargs="?", choices=list(KINDS), metavar="KIND",
                        help="the fault; without one, list the pending faults")
     fault.add_argument("--port", type=port_number, required=True, help="the port `serve` printed")
-    fault.add_argument("--host", default="127.0.0.1",
-                       help="the server's address on this machine (default 127.0.0.1)")
+    fault.add_argument("--host",
+                       help="the server's address on this machine (default: the one `serve` "
+                       "wrote next to its control token)")
     fault.add_argument("--server-host", help=argparse.SUPPRESS)  # the old name of --host
     fault.add_argument("--times", type=count, default=1, help="how many requests (default 1)")
     kinds_taking = {name: [k for k, kind in KINDS.items() if name in kind.options]

@@ -24,6 +24,7 @@ from .wire import api_error
 # signs it without an InsecureKeyLengthWarning.
 OFFLINE_API_KEY = "glm-offline.this-secret-only-unlocks-the-recorded-server"
 MAX_CREDENTIAL_CHARS = 4096  # a real key is ~49 characters, a JWT ~200
+MAX_JWT_NESTING = 8  # a GLM token's header and payload are flat objects
 
 
 def split_key(api_key):
@@ -34,13 +35,44 @@ def split_key(api_key):
     return parts[0], parts[1]
 
 
+def _nesting(value):
+    """How deeply lists and objects nest in a parsed JSON value (a flat object is 1)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        value, depth = stack.pop()
+        children = value.values() if isinstance(value, dict) else value \
+            if isinstance(value, list) else None
+        if children is not None:
+            deepest = max(deepest, depth)
+            if deepest > MAX_JWT_NESTING:
+                break
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
 def _b64json(segment):
-    """A JWT segment's JSON; ValueError for anything unreadable, however deeply it nests."""
+    """A JWT segment's JSON; ValueError for anything unreadable or nested deeper than a
+    token's claims ever are (PyJWT parses the segments again, at a deeper stack)."""
     padded = segment + "=" * (-len(segment) % 4)
     try:
-        return json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+        value = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
     except RecursionError:
         raise ValueError("nested too deeply") from None
+    if _nesting(value) > MAX_JWT_NESTING:
+        raise ValueError("nested too deeply")
+    return value
+
+
+def bearer_credential(header):
+    """The credential in an Authorization header: a raw key or a JWT, "" when there is none.
+
+    In 2024 the SDK sent the credential without "Bearer " and the service accepted it (SDK
+    history); both forms are taken here. Current behaviour: UNVERIFIED.
+    """
+    credential = (header or "").strip()
+    if credential[:7].lower() == "bearer ":
+        credential = credential[7:].strip()
+    return credential
 
 
 class Authenticator:
@@ -54,11 +86,7 @@ class Authenticator:
         """Return the key id when the header is accepted, raise APIError otherwise."""
         if header is None or not header.strip():
             raise api_error("1001")
-        credential = header.strip()
-        # In 2024 the SDK sent the credential without "Bearer " and the service accepted
-        # it (SDK history); we accept both forms. Current behaviour: UNVERIFIED.
-        if credential[:7].lower() == "bearer ":
-            credential = credential[7:].strip()
+        credential = bearer_credential(header)
         if len(credential) > MAX_CREDENTIAL_CHARS:
             raise api_error("1002")
         dots = credential.count(".")

@@ -16,15 +16,14 @@ An async chat task is one interaction: the request is the POST to
 GET /async-result/{id} returns once it says SUCCESS) plus how many polls answer PROCESSING
 before that: {"status": 200, "json": {..., "task_status": "SUCCESS"}, "polls_before_done": 2}.
 
-A request matches an interaction when method, path and parsed body are equal (explicit
-nulls in the body are ignored, since some SDKs send them).
+A request matches an interaction when method, path and parsed body are equal, once
+explicit nulls and spelled-out defaults are dropped (glm_offline.matching).
 """
 
-import difflib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import cassette_schema, matching
 from .wire import sse_lines_to_events
 
 FORMAT_VERSION = 1
@@ -69,63 +68,10 @@ class Interaction:
                      polls_before_done=response.get("polls_before_done", 0))
 
 
-def normalize(value):
-    """Drop explicit nulls from objects, recursively."""
-    if isinstance(value, dict):
-        return {k: normalize(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [normalize(v) for v in value]
-    return value
-
-
-def first_difference(recorded, actual, where="body"):
-    """Describe the first place two parsed bodies differ, or return None if equal."""
-    if isinstance(recorded, dict) and isinstance(actual, dict):
-        for key in list(recorded) + [k for k in actual if k not in recorded]:
-            if key not in actual:
-                return f"{where}.{key} is missing (recorded {_short(recorded[key])})"
-            if key not in recorded:
-                return f"{where}.{key} is not in the recording (request has {_short(actual[key])})"
-            found = first_difference(recorded[key], actual[key], f"{where}.{key}")
-            if found:
-                return found
-        return None
-    if isinstance(recorded, list) and isinstance(actual, list):
-        for index, (r, a) in enumerate(zip(recorded, actual)):
-            found = first_difference(r, a, f"{where}[{index}]")
-            if found:
-                return found
-        if len(recorded) != len(actual):
-            return f"{where} has {len(actual)} items, the recording {len(recorded)}"
-        return None
-    if recorded != actual or type(recorded) is not type(actual):
-        return f"{where}: recorded {_short(recorded)}, request has {_short(actual)}"
-    return None
-
-
-def _short(value, limit=60):
-    text = json.dumps(value, ensure_ascii=False)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _distance(recorded, actual):
-    """How many leaves differ: used only to pick the nearest recording for a message."""
-    if isinstance(recorded, dict) and isinstance(actual, dict):
-        keys = set(recorded) | set(actual)
-        return sum(_distance(recorded.get(k), actual.get(k)) for k in keys)
-    if isinstance(recorded, list) and isinstance(actual, list):
-        extra = abs(len(recorded) - len(actual))
-        return extra + sum(_distance(r, a) for r, a in zip(recorded, actual))
-    return 0 if recorded == actual and type(recorded) is type(actual) else 1
-
-
 def load_file(path):
     """Read and check one cassette file; return (metadata, [Interaction])."""
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise CassetteError(f"{path}: not a readable JSON file ({exc})") from None
+    data = cassette_schema.read_checked(path, FORMAT_VERSION)  # every field, or CassetteError
     if not isinstance(data, dict) or data.get("version") != FORMAT_VERSION:
         raise CassetteError(f"{path}: expected an object with \"version\": {FORMAT_VERSION}")
     if not isinstance(data.get("metadata"), dict) or not isinstance(data.get("interactions"), list):
@@ -136,7 +82,8 @@ def load_file(path):
         try:
             request, response = item["request"], item["response"]
             interaction = Interaction(item["name"], request["method"].upper(), request["path"],
-                                      normalize(request.get("body")), response, str(path))
+                                      matching.canonical(request.get("body")), response,
+                                      str(path))
             status = response["status"]
         except (KeyError, TypeError, AttributeError) as exc:
             raise CassetteError(f"{where}: missing or wrong field {exc}") from None
@@ -176,30 +123,8 @@ class Library:
         return cls([p for d in dirs for p in sorted(Path(d).glob("*.json"))])
 
     def find(self, method, path, body):
-        body = normalize(body)
-        for interaction in self.interactions:
-            if (interaction.method, interaction.path) == (method, path) and \
-                    first_difference(interaction.body, body) is None:
-                return interaction
-        return None
+        return matching.find(self.interactions, method, path, body)
 
     def explain_miss(self, method, path, body):
         """Name the nearest recording and what differed from it."""
-        if not self.interactions:
-            return "there are no recordings"
-        body = normalize(body)
-
-        wanted = json.dumps(body, ensure_ascii=False, sort_keys=True)
-
-        def rank(item):
-            # Fewest differing fields first; among equals, the most similar text.
-            similarity = difflib.SequenceMatcher(
-                None, json.dumps(item.body, ensure_ascii=False, sort_keys=True), wanted).ratio()
-            return (item.method != method, item.path != path, _distance(item.body, body),
-                    -similarity)
-
-        nearest = min(self.interactions, key=rank)
-        if nearest.method != method or nearest.path != path:
-            return (f"nearest recording {nearest.name!r} is {nearest.method} {nearest.path}, "
-                    f"request is {method} {path}")
-        return f"nearest recording {nearest.name!r} differs: {first_difference(nearest.body, body)}"
+        return matching.explain_miss(self.interactions, method, path, body)

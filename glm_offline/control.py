@@ -3,10 +3,12 @@ that `python -m glm_offline fault` uses.
 
 Anything that changes the server needs its control token: a random value made at start and
 written to ~/.glm_offline/control-<port> (GLM_OFFLINE_CONTROL_DIR to put it elsewhere),
-readable only by the user who started the server. On top of that the endpoint refuses
-requests from web pages (an Origin or a cross-site Sec-Fetch-Site header), a Host header
-that names a host instead of an address (DNS rebinding), and peers on other machines.
-In-process, `server.inject()` needs none of this.
+readable only by the user who started the server, with the address the `fault` command
+connects to (so it finds a server listening on ::, 0.0.0.0 or a room address alone). On top
+of that the endpoint refuses requests from web pages (an Origin or a cross-site
+Sec-Fetch-Site header), a Host header that names a host instead of an address (DNS
+rebinding), and peers on other machines. In-process, `server.inject()` needs none of this.
+The wire page (wire_page.py) sits behind the same checks, with the token in its URL.
 """
 
 import hmac
@@ -15,8 +17,6 @@ import ipaddress
 import json
 import os
 import secrets
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 from .http import log
@@ -25,6 +25,7 @@ from .wire import http_error
 ADMIN_PREFIX = "/_offline"
 FAULTS_PATH = ADMIN_PREFIX + "/faults"
 CONTROL_HEADER = "X-GLM-Offline-Control"
+MAX_ANSWER_BYTES = 1024 * 1024
 
 
 class ControlError(Exception):
@@ -39,18 +40,25 @@ def token_path(port):
     return control_dir() / f"control-{port}"
 
 
-class ControlToken:
-    """The running server's token, and the file the `fault` command reads it from."""
+def connect_address(host):
+    """The address this machine's clients use for a server listening on `host`."""
+    return "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
 
-    def __init__(self, port):
+
+class ControlToken:
+    """The running server's token, and the file the `fault` command reads it (and the address
+    to connect to) from."""
+
+    def __init__(self, host, port):
         self.value = secrets.token_urlsafe(32)
         self.path = token_path(port)
         try:
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             partial = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
             fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w", encoding="ascii") as file:
-                file.write(self.value + "\n")
+            with os.fdopen(fd, "w", encoding="utf-8") as file:
+                json.dump({"token": self.value, "address": connect_address(host),
+                           "pid": os.getpid()}, file)
             os.replace(partial, self.path)
         except OSError as exc:
             log(f"cannot write the control token to {self.path} ({exc.strerror or exc}); "
@@ -60,9 +68,9 @@ class ControlToken:
     def remove(self):
         """Delete the file if it is still this server's (a later server may own the port)."""
         try:
-            if self.path and self.path.read_text(encoding="ascii").strip() == self.value:
+            if self.path and read_token_file(self.path).get("token") == self.value:
                 self.path.unlink()
-        except OSError:
+        except (OSError, ValueError):
             pass
 
     def matches(self, presented):
@@ -85,19 +93,36 @@ def _host_name(host_header):
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
-def check(handler, token):
-    """Raise a 403 APIError unless the request comes from the instructor, on this machine."""
+def check_machine(handler, page=False):
+    """Raise a 403 APIError unless the request comes from the server's own machine, with an
+    address in Host, and not from a web page. `page=True` (the wire page and its event
+    stream): a request from that page itself is allowed (Sec-Fetch-Site same-origin, and an
+    Origin that is this server's own), a cross-site one still not."""
     headers = handler.headers
-    if headers.get("Origin") is not None or headers.get("Sec-Fetch-Site", "none") != "none":
-        raise http_error(403, "the control endpoint does not accept requests from web pages")
+    origin = headers.get("Origin")
+    fetch_site = headers.get("Sec-Fetch-Site", "none")
+    own_origin = "http://" + (headers.get("Host") or "").strip()
+    if page:
+        from_web = fetch_site not in ("none", "same-origin") or origin not in (None, own_origin)
+    else:
+        from_web = origin is not None or fetch_site != "none"
+    if from_web:
+        raise http_error(403, "the control endpoint does not accept requests from web pages"
+                         + (" other than its own" if page else ""))
     host = _host_name(headers.get("Host") or "")
     if host.lower() != "localhost" and _address(host) is None:
         raise http_error(403, f"the control endpoint needs an IP address in Host, not {host!r}")
     peer = _address(handler.client_address[0])
     local = _address(handler.connection.getsockname()[0])
     if peer is None or not (peer.is_loopback or peer == local):
-        raise http_error(403, "faults can only be set from the server's own machine")
-    if not token.matches(headers.get(CONTROL_HEADER)):
+        raise http_error(403, "only requests from the server's own machine may use the "
+                         "control endpoint")
+
+
+def check(handler, token):
+    """Raise a 403 APIError unless the request comes from the instructor, on this machine."""
+    check_machine(handler)
+    if not token.matches(handler.headers.get(CONTROL_HEADER)):
         raise http_error(403, f"the control endpoint needs the {CONTROL_HEADER} header with the "
                          f"token in {token.path or token_path('<port>')}; the `fault` command "
                          "sends it")
@@ -118,36 +143,58 @@ def faults_endpoint(owner, handler, raw):
     handler.send_json(200, {"pending": owner.faults.pending()}, "admin")
 
 
+def read_token_file(path):
+    """{"token": ..., "address": ..., "pid": ...}; OSError or ValueError if unreadable."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict) or not isinstance(data.get("token"), str) or \
+            not isinstance(data.get("address"), str):
+        raise ValueError(f"{path} is not a control token file")
+    return data
+
+
 def call(host, port, method="GET", spec=None, timeout=10):
-    """Ask the server at host:port for its pending faults, after queueing or clearing some;
-    raise ControlError with a one-line reason when that fails."""
-    url = f"http://{f'[{host}]' if ':' in host else host}:{port}{FAULTS_PATH}"
+    """Ask the server on `port` (at `host`, or None: the address its token file names) for its
+    pending faults, after queueing or clearing some; raise ControlError with a one-line
+    reason when that fails."""
     path = token_path(port)
     try:
-        token = path.read_text(encoding="ascii").strip()
-    except OSError:
-        raise ControlError(f"no recorded GLM server at {url} (no control token in {path}; "
+        saved = read_token_file(path)
+    except (OSError, ValueError):
+        where = f"{host}:{port}" if host else f"port {port}"
+        raise ControlError(f"no recorded GLM server on {where} (no control token in {path}; "
                            "start one with `python -m glm_offline serve` on this machine, as "
                            "this user)") from None
+    host = host or saved["address"]
+    token = saved["token"]
+    url = f"http://{f'[{host}]' if ':' in host else host}:{port}{FAULTS_PATH}"
     data = json.dumps(spec).encode() if spec is not None else None
-    request = urllib.request.Request(url, data=data, method=method, headers={
-        CONTROL_HEADER: token, "Content-Type": "application/json"})
+    # http.client, not urllib: no proxy from the environment and no redirect ever gets the token.
+    connection = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            answer = json.load(response)
-    except urllib.error.HTTPError as exc:
-        raise ControlError(_error_message(exc, url)) from None
+        connection.request(method, FAULTS_PATH, body=data, headers={
+            CONTROL_HEADER: token, "Content-Type": "application/json"})
+        response = connection.getresponse()
+        raw = response.read(MAX_ANSWER_BYTES + 1)
     except (OSError, http.client.HTTPException) as exc:
-        raise ControlError(f"no recorded GLM server at {url} ({exc})") from None
-    except ValueError:
-        raise ControlError(f"{url} does not answer like a recorded GLM server") from None
+        reason = " ".join(str(exc).split())[:200] or type(exc).__name__  # one line, always
+        raise ControlError(f"no recorded GLM server at {url} ({reason})") from None
+    finally:
+        connection.close()
+    try:
+        answer = json.loads(raw.decode("utf-8")) if len(raw) <= MAX_ANSWER_BYTES else None
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        answer = None
+    if response.status != 200:
+        raise ControlError(_error_message(answer, url, response.status))
     if not isinstance(answer, dict) or not isinstance(answer.get("pending"), list):
         raise ControlError(f"{url} does not answer like a recorded GLM server")
     return answer["pending"]
 
 
-def _error_message(exc, url):
-    try:
-        return json.load(exc)["error"]["message"]
-    except (ValueError, TypeError, KeyError, OSError):
-        return f"{url} does not answer like a recorded GLM server (HTTP {exc.code})"
+def _error_message(answer, url, status):
+    """The server's own one-line message from a GLM error body, else a plain one."""
+    error = answer.get("error") if isinstance(answer, dict) else None
+    message = error.get("message") if isinstance(error, dict) else None
+    if isinstance(message, str) and message.strip():
+        return " ".join(message.split())[:500]
+    return f"{url} does not answer like a recorded GLM server (HTTP {status})"

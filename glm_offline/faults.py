@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from . import chat
 from .http import error_body
-from .wire import DONE_LINE, ERRORS, api_error, count_tokens, dumps, http_error
+from .wire import DONE_LINE, ERRORS, APIError, api_error, count_tokens, dumps
 
 
 @dataclass(frozen=True)
@@ -36,9 +36,22 @@ class Kind:
     shape: str = None  # how reshape() changes a stream: "frame", "drop", "no_done", "stall"
 
 
+def _code_ranges(codes):
+    """'1000-1005, 1100, ...': the documented codes, runs of consecutive numbers joined."""
+    numbers = sorted(int(c) for c in codes if c.isdigit() and len(c) == 4)
+    runs = []
+    for number in numbers:
+        if runs and number == runs[-1][1] + 1:
+            runs[-1][1] = number
+        else:
+            runs.append([number, number])
+    return ", ".join(f"{a}-{b}" if b > a else str(a) for a, b in runs)
+
+
 # name -> (help, (low, high), whole numbers only). `code` is checked against wire.ERRORS.
 OPTIONS = {
-    "code": ("a documented business code, e.g. 1302", None, False),
+    "code": ("a documented business code: " + _code_ranges(ERRORS) + ", or 401 (the "
+             "gateway's wrong-key body)", None, False),
     "after_events": ("mid-stream faults: events sent first", (0, 100000), True),
     "seconds": ("how long to wait", (0, 600), False),
     "retry_after": ("status faults: send a Retry-After header (seconds)", (0, 86400), True),
@@ -97,8 +110,9 @@ class Fault:
         code = KINDS[self.kind].code
         if code == "option":
             return api_error(self.params["code"])
-        if code == "503":
-            return http_error(503, "服务暂时不可用，请稍后重试。")
+        if code == "503":  # the gateway's own 503 body is UNVERIFIED
+            return APIError(503, "503", "服务暂时不可用，请稍后重试。",
+                            "Service temporarily unavailable, please retry later.")
         return api_error(code) if code else None
 
     def describe(self):
@@ -110,7 +124,8 @@ def _check_option(name, value):
     if name == "code":
         value = str(value)
         if value not in ERRORS:
-            raise ValueError(f"unknown business code {value!r}; known: {', '.join(ERRORS)}")
+            raise ValueError(f"unknown business code {value!r}; known: {_code_ranges(ERRORS)}, "
+                             "401")
         return value
     low, high = bounds
     number = isinstance(value, (int, float)) and not isinstance(value, bool)
@@ -136,7 +151,7 @@ def make_fault(kind, times=1, **params):
         takes = ", ".join(allowed) or "no options"
         raise ValueError(f"fault {kind!r} does not take {', '.join(extra)}; it takes: {takes}")
     if KINDS[kind].code == "option" and params.get("code") is None:
-        raise ValueError(f"fault {kind!r} needs code=..., one of: " + ", ".join(ERRORS))
+        raise ValueError(f"fault {kind!r} needs code=..., one of: {_code_ranges(ERRORS)}, 401")
     params = {name: _check_option(name, value) for name, value in params.items()
               if value is not None}
     return Fault(kind, times, params)
@@ -217,7 +232,8 @@ def _cut_body(body, finish_reason):
     choice["message"]["content"] = content = content[: len(content) // 2]
     choice["finish_reason"] = finish_reason
     if isinstance(body.get("usage"), dict) and "prompt_tokens" in body["usage"]:
-        body["usage"] = chat.usage(body["usage"]["prompt_tokens"], count_tokens(content))
+        reasoning = count_tokens(choice["message"].get("reasoning_content"))
+        body["usage"] = chat.recount(body["usage"], reasoning + count_tokens(content), reasoning)
     return body
 
 
@@ -231,10 +247,22 @@ def _first_json(events):
     return {"id": "", "created": 0, "model": "", "request_id": ""}
 
 
+def _reasoning_events(events):
+    """How many of these events carry a piece of reasoning."""
+    count = 0
+    for event in events:
+        for line in event:
+            if line.startswith("data: {") and '"reasoning_content"' in line:
+                choices = json.loads(line[6:]).get("choices") or [{}]
+                count += bool(choices[0].get("delta", {}).get("reasoning_content"))
+    return count
+
+
 def _usage_after(events, cut):
+    """The usage of a stream cut after `cut` events: one token per event sent."""
     for event in reversed(events):
         for line in event:
             if line.startswith("data: {") and '"usage"' in line:
                 recorded = json.loads(line[6:])["usage"]
-                return chat.usage(recorded["prompt_tokens"], cut)
+                return chat.recount(recorded, cut, _reasoning_events(events[:cut]))
     return chat.usage(0, cut)

@@ -37,10 +37,19 @@ class Exchange:
     events_sent: int = 0
     outcome: str = "complete"
     event_times: list = field(default_factory=list, repr=False)  # time.time() after each event
+    # Told of each event written and of the end (the wire page's log, wire_page.Watch), or None.
+    watcher: object = field(default=None, repr=False, compare=False)
 
     def __post_init__(self):
         self.method = self.method[:20]
         self.path = short_path(self.path)
+
+    def event_written(self, lines):
+        """Count an SSE event (its lines) just written to the client, with its time."""
+        self.events_sent += 1
+        self.event_times.append(time.time())
+        if self.watcher is not None:
+            self.watcher.event(self, lines)
 
     def size(self):
         return _ENTRY_BYTES + len(self.path) + len(self.source) + _EVENT_TIME_BYTES * len(
@@ -74,6 +83,8 @@ class History:
                 drop += 1
             del entries[:drop]
             self._changed.notify_all()
+        if exchange.watcher is not None:
+            exchange.watcher.finished(exchange)
 
     def wait_for(self, count, timeout=5):
         """The history as a list once it holds at least `count` exchanges.

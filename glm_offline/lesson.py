@@ -2,7 +2,7 @@
 
     from glm_offline.lesson import connect
 
-    BASE_URL, API_KEY, server = connect()
+    BASE_URL, API_KEY, server = connect("en")       # connect("zh") in the Chinese lessons
 
 Offline (no ZHIPUAI_API_KEY): `server` is the kernel's recorded server, glm_offline.shared_server().
 Live (ZHIPUAI_API_KEY set, ZHIPUAI_BASE_URL optional, the official SDK's variable names): `server`
@@ -16,20 +16,34 @@ import os
 from .server import shared_server
 
 LIVE_BASE_URL = "https://open.bigmodel.cn/api/paas/v4"
-OFFLINE_LINE = "Mode: offline, recorded GLM responses from a local server (no key needed)"
-LIVE_NOTE = "(live mode: {what} needs the offline server; run without ZHIPUAI_API_KEY to see it)"
+LINES = {  # what connect() prints, in the lesson's language
+    "en": {"offline": "Mode: offline, recorded GLM responses from a local server (no key needed)",
+           "live": "Mode: live, requests go to {host}",
+           "note": "(live mode: {what} needs the offline server; "
+                   "run without ZHIPUAI_API_KEY to see it)"},
+    "zh": {"offline": "模式：离线，由本地服务器回放录制好的 GLM 响应（无需密钥）",
+           "live": "模式：在线，请求发往 {host}",
+           "note": "（在线模式：{what}需要离线服务器；不设置 ZHIPUAI_API_KEY 再运行即可看到）"},
+}
+WHAT = {  # the offline-only demos, named in the note
+    "inject": {"en": "injecting a fault", "zh": "注入故障"},
+    "configure": {"en": "changing how streams are written", "zh": "改变流的写法"},
+    "history": {"en": "reading the server's history", "zh": "读取服务器的记录"},
+}
 
 
-def connect(environ=None):
+def connect(language="en", environ=None):
     """(BASE_URL, API_KEY, server) for this kernel, after one line that says which mode is on."""
+    if language not in LINES:
+        raise ValueError(f"language must be one of {sorted(LINES)}, not {language!r}")
     environ = os.environ if environ is None else environ
     api_key = environ.get("ZHIPUAI_API_KEY", "").strip()
     if api_key:
         base_url = environ.get("ZHIPUAI_BASE_URL", "").strip() or LIVE_BASE_URL
-        print("Mode: live, requests go to", host_of(base_url))
-        return base_url, api_key, LiveStandIn(base_url)
+        print(LINES[language]["live"].format(host=host_of(base_url)))
+        return base_url, api_key, LiveStandIn(base_url, language)
     server = shared_server()  # one per kernel, however often the setup cell runs
-    print(OFFLINE_LINE)
+    print(LINES[language]["offline"])
     return server.base_url, server.api_key, server
 
 
@@ -46,21 +60,22 @@ class LiveStandIn:
 
     running = True
 
-    def __init__(self, base_url):
+    def __init__(self, base_url, language="en"):
         self.base_url = base_url
+        self.language = language
         self.history = []  # the real API shows nobody what it saw; always empty
 
     def __repr__(self):
         return f"<live mode: requests go to {host_of(self.base_url)}; no offline server>"
 
     def _note(self, what):
-        print(LIVE_NOTE.format(what=what))
+        print(LINES[self.language]["note"].format(what=WHAT[what][self.language]))
 
     def inject(self, kind, times=1, **params):
-        self._note(f"injecting {kind!r}")
+        self._note("inject")
 
     def configure(self, **options):
-        self._note("changing how streams are written")
+        self._note("configure")
         return {}
 
     @contextlib.contextmanager
@@ -69,5 +84,5 @@ class LiveStandIn:
         yield self
 
     def wait_for_exchanges(self, count, timeout=5):
-        self._note("reading the server's history")
+        self._note("history")
         return []

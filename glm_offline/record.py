@@ -7,7 +7,10 @@ Every request under /api/paas/v4/ is forwarded to the upstream with the caller's
 Authorization header, and the reply is streamed back as it arrives (SSE chunk by chunk).
 Each exchange is appended to the cassette (format version 1, see cassettes.py) and the file
 is rewritten atomically, so stopping at any moment loses nothing. No header is ever written
-to disk: not Authorization, not any key or token.
+to disk: not Authorization, and no key or token anywhere in what is stored (the caller's own
+credential, its secret part, and anything shaped like a real key are replaced by
+"<redacted>" in bodies, streams and paths). One recorder writes a file at a time (a lock next
+to it; a second is refused), and no cookie an upstream sets is ever sent again.
 
 Only what replay needs and cannot produce itself is recorded; every reply still reaches the
 client unchanged, and each skip is printed with its reason:
@@ -21,7 +24,9 @@ Kept: 200s and the other 4xx, e.g. a 400 with code 1301 (content refused), which
 real service can decide.
 """
 
+import errno
 import json
+import math
 import os
 import re
 import socket
@@ -30,13 +35,23 @@ import tempfile
 import threading
 import time
 from datetime import datetime, timezone
+from http.cookiejar import DefaultCookiePolicy
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import requests
 import urllib3
 
-from .cassettes import FORMAT_VERSION, CassetteError, first_difference, load_file, normalize
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
+    import msvcrt
+
+from . import matching
+from .auth import bearer_credential
+from .cassette_schema import read_checked
+from .cassettes import FORMAT_VERSION, CassetteError, load_file
 from .server import API_PREFIX, Server, wait_for_interrupt
 from .validation import parse_body, validate_chat
 from .wire import APIError, http_error
@@ -45,6 +60,10 @@ DEFAULT_UPSTREAM = "https://open.bigmodel.cn/api/paas/v4"
 FORWARDED_HEADERS = ("Authorization", "Content-Type", "Accept", "User-Agent")
 PASSED_BACK_HEADERS = ("Retry-After",)
 CONNECT_TIMEOUT_SECONDS = 10
+MAX_TIMEOUT_SECONDS = 3600
+REDACTED = "<redacted>"
+# The shape of real keys in public examples (glm-api-facts.md 1.1): 32 hex, ".", 16 alphanumerics.
+KEY_SHAPE = re.compile(r"(?<![0-9A-Za-z])[0-9a-f]{32}\.[A-Za-z0-9]{16}(?![0-9A-Za-z])")
 READ_SIZE = 64 * 1024
 UPSTREAM_READ_ERRORS = (requests.RequestException, urllib3.exceptions.HTTPError, OSError)
 _NEWLINE = re.compile(rb"\r\n|\r|\n")
@@ -98,8 +117,54 @@ class SSERecorder:
         self._in_event = False
 
 
+class WriterLock:
+    """One recorder per output file: an exclusive lock on a file next to it, held while the
+    recorder runs and released by the system if its process dies. A second recorder is
+    refused instead of silently losing the first one's exchanges."""
+
+    def __init__(self, path):
+        self.path = path.with_name(f".{path.name}.lock")
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            if not _try_lock(fd):
+                holder = os.read(fd, 32).decode("ascii", "replace").strip() or "?"
+                os.close(fd)
+                raise CassetteError(f"{path}: another recorder (process {holder}) is writing "
+                                    "this file; stop it first, or choose another --output")
+            try:  # the lock file may have been removed by a recorder that just stopped
+                current = os.stat(self.path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                current = False
+            if current:
+                break
+            os.close(fd)
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode("ascii"))
+        self.fd = fd
+
+    def release(self):
+        if self.fd is not None:
+            self.path.unlink(missing_ok=True)  # while still held: no one else has it
+            os.close(self.fd)
+            self.fd = None
+
+
+def _try_lock(fd):
+    try:
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        else:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+    except OSError as exc:
+        if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK, errno.EDEADLK):
+            return False
+        raise
+    return True
+
+
 class CassetteFile:
-    """The --output cassette: checked before recording starts, rewritten after each exchange."""
+    """The --output cassette: checked before recording starts, rewritten after each exchange,
+    by this recorder alone until close()."""
 
     def __init__(self, path, upstream):
         self.path = Path(path)
@@ -112,6 +177,11 @@ class CassetteFile:
         if not os.access(self.path.parent, os.W_OK):
             raise CassetteError(f"{self.path}: folder {self.path.parent} is not writable")
         self.recorded = len(self._read()["interactions"])
+        try:
+            self._writer = WriterLock(self.path)
+        except OSError as exc:
+            raise CassetteError(f"{self.path}: cannot lock it for writing "
+                                f"({exc.strerror or exc})") from None
 
     def _read(self):
         if not self.path.exists():
@@ -119,7 +189,7 @@ class CassetteFile:
         if not self.path.is_file():
             raise CassetteError(f"{self.path}: not a file")
         load_file(self.path)  # raises CassetteError for anything the replayer could not load
-        return json.loads(self.path.read_text(encoding="utf-8"))
+        return read_checked(self.path, FORMAT_VERSION)
 
     def add(self, method, path, body, response):
         """Append one exchange and rewrite the file.
@@ -150,9 +220,11 @@ class CassetteFile:
         return name, True
 
     def close(self):
-        """Refuse further writes (exchanges still in flight at shutdown are not recorded)."""
+        """Refuse further writes (exchanges still in flight at shutdown are not recorded) and
+        let another recorder have the file. Idempotent."""
         with self.lock:
             self.closed = True
+            self._writer.release()
 
     def _metadata(self, old, body):
         metadata = dict(old)
@@ -191,13 +263,7 @@ class CassetteFile:
 
 def _same_request(interactions, method, path, body):
     """The name of the recorded interaction replay would match this request with, or None."""
-    body = normalize(body)
-    for item in interactions:
-        request = item["request"]
-        if (str(request["method"]).upper(), request["path"]) == (method.upper(), path) and \
-                first_difference(normalize(request.get("body")), body) is None:
-            return item["name"]
-    return None
+    return matching.recorded_name(interactions, method, path, body)
 
 
 def unrecorded_reason(method, path, raw, status):
@@ -262,6 +328,58 @@ def _say(message):
     print(message, flush=True)
 
 
+def credential_secrets(header):
+    """What an Authorization header gives away: the credential, and its secret part (a raw
+    key's secret, a JWT's signature). Short pieces are left out: they are no secret."""
+    credential = bearer_credential(header)
+    parts = credential.split(".")
+    found = [credential, parts[-1]] if len(parts) in (2, 3) else [credential]
+    return sorted({piece for piece in found if len(piece) >= 8}, key=len, reverse=True)
+
+
+def redact(value, secrets):
+    """(value with every secret, and anything shaped like a real key, replaced by
+    "<redacted>" in every string and object key; how many were replaced)."""
+    count = 0
+
+    def text(string):
+        nonlocal count
+        for secret in secrets:
+            count += string.count(secret)
+            string = string.replace(secret, REDACTED)
+        string, found = KEY_SHAPE.subn(REDACTED, string)
+        count += found
+        return string
+
+    def walk(item):
+        if isinstance(item, str):
+            return text(item)
+        if isinstance(item, dict):
+            return {text(key): walk(child) for key, child in item.items()}
+        if isinstance(item, list):
+            return [walk(child) for child in item]
+        return item
+
+    return walk(value), count
+
+
+def session_without_cookies():
+    """A requests.Session (for its connection pool) whose cookie jar never keeps a cookie:
+    one attendee's upstream cookie must never be sent for another."""
+    session = requests.Session()
+    session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
+    return session
+
+
+def check_timeout(seconds):
+    """The upstream read timeout, if it is a usable number of seconds; ValueError otherwise."""
+    number = isinstance(seconds, (int, float)) and not isinstance(seconds, bool)
+    if not number or not math.isfinite(seconds) or not 0 < seconds <= MAX_TIMEOUT_SECONDS:
+        raise ValueError(f"--timeout must be a number of seconds above 0 and at most "
+                         f"{MAX_TIMEOUT_SECONDS}, not {seconds!r}")
+    return seconds
+
+
 class RecordApp:
     """Forwards /api/paas/v4/... to the upstream, streams the reply back, records it."""
 
@@ -270,7 +388,12 @@ class RecordApp:
         self.upstream = upstream
         self.cassette = cassette
         self.timeout = (CONNECT_TIMEOUT_SECONDS, timeout_seconds)
-        self.session = requests.Session()
+        self.session = session_without_cookies()
+
+    def close(self):
+        """Called when the server stops: the cassette is let go, the pool closed."""
+        self.cassette.close()
+        self.session.close()
 
     def route(self, method, path):
         if path.startswith(API_PREFIX + "/"):
@@ -284,6 +407,7 @@ class RecordApp:
             url += f"?{parts.query}"
         headers = {name: handler.headers[name] for name in FORWARDED_HEADERS
                    if handler.headers[name]}
+        secrets = credential_secrets(handler.headers["Authorization"])
         handler.exchange.source = "upstream"
         started = time.monotonic()
         try:
@@ -298,7 +422,7 @@ class RecordApp:
             raise self._unreachable(exc) from None
 
         def record(response):  # called before the client sees the end of the reply
-            self._record(handler.command, parts.path, raw, response)
+            self._record(handler.command, parts.path, raw, response, secrets)
 
         with upstream:
             content_type = upstream.headers.get("Content-Type", "")
@@ -354,16 +478,23 @@ class RecordApp:
                 "event_delays_ms": recorder.delays_ms})
         handler.end_chunked()
 
-    def _record(self, method, path, raw, response):
+    def _record(self, method, path, raw, response, secrets=()):
         reason = unrecorded_reason(method, path, raw, response["status"])
         if reason:
             _say(f"not recorded: {method} {path} answered {response['status']}; {reason}")
             return
         try:
             body = json.loads(raw.decode("utf-8")) if raw else None
+            (path, body, response), redacted = redact([path, body, response], secrets)
         except (UnicodeDecodeError, ValueError):
             _say(f"not recorded: the {method} {path} request body is not JSON")
             return
+        except RecursionError:
+            _say(f"not recorded: {method} {path} nests too deeply to be checked for keys")
+            return
+        if redacted:
+            _say(f"redacted {redacted} key(s) or token(s) in {method} {path} before recording "
+                 "it; replay will only match a request without them")
         try:
             name, new = self.cassette.add(method, path, body, response)
         except (OSError, CassetteError) as exc:
@@ -388,10 +519,15 @@ def start_recorder(upstream=DEFAULT_UPSTREAM, output="recording.json", host="127
     if urlsplit(upstream).scheme not in ("http", "https") or not urlsplit(upstream).netloc:
         raise ValueError(f"--upstream must be an http(s) URL like {DEFAULT_UPSTREAM}, "
                          f"not {upstream!r}")
+    check_timeout(timeout_seconds)
     cassette = CassetteFile(output, upstream)
-    server = Server(host, port, verbose=verbose,
-                    app=lambda owner: RecordApp(owner, upstream, cassette, timeout_seconds))
-    return server.start()
+    try:
+        server = Server(host, port, verbose=verbose,
+                        app=lambda owner: RecordApp(owner, upstream, cassette, timeout_seconds))
+        return server.start()
+    except BaseException:
+        cassette.close()
+        raise
 
 
 def run_recorder(args):

@@ -1,16 +1,16 @@
 """The replay app: which path does what, and the chat and async endpoints, answered from
 cassettes with auth, validation, faults and the per-key concurrency limit.
 
-Adding an endpoint is one entry in ReplayApp.route() and one method here.
+Adding an endpoint is one entry in ReplayApp.api_route() and one method here. Every request
+but the wire page's own is shown on that page (wire_page.py) as it arrives.
 """
 
 import threading
-import time
 
-from . import chat, control, tasks
+from . import chat, control, tasks, wire_page
 from .faults import reshape
 from .validation import parse_body, validate_chat
-from .wire import APIError, api_error, http_error
+from .wire import APIError, api_error, http_error, spring_not_found
 
 API_PREFIX = "/api/paas/v4"
 CHAT_PATH = API_PREFIX + "/chat/completions"
@@ -50,8 +50,20 @@ class ReplayApp:
         self.auth = authenticator
         self.strict = strict
         self.in_flight = InFlight(max_in_flight)
+        self.wire = wire_page.WireLog(hidden=authenticator.secrets.values())
 
     def route(self, method, path):
+        if path == wire_page.WIRE_PATH:  # the page and its stream are not shown on the page
+            return allowed(method, ("GET",), self.wire_view)
+        if path == wire_page.EVENTS_PATH:
+            return allowed(method, ("GET",), self.wire_events)
+
+        def shown_on_the_wire_page(handler, path, raw):
+            self.wire.watch(handler.exchange, handler.headers, raw)
+            self.api_route(method, path)(handler, path, raw)
+        return shown_on_the_wire_page
+
+    def api_route(self, method, path):
         if path == CHAT_PATH:
             return allowed(method, ("POST",), self.chat)
         if path == ASYNC_PATH:
@@ -60,7 +72,7 @@ class ReplayApp:
             return allowed(method, ("GET",), self.async_result)
         if path == control.FAULTS_PATH:
             return allowed(method, ("GET", "POST", "DELETE"), self.admin_faults)
-        return not_found
+        return self.not_found
 
     def checked_body(self, handler, raw):
         """(key id, chat body) once auth and validation pass (APIError otherwise)."""
@@ -120,8 +132,31 @@ class ReplayApp:
             raise http_error(404, f"no such task: {ident[:100]}")
         handler.send_json(200, record, "task:" + record["task_status"])
 
+    def not_found(self, handler, path, raw):
+        """An unknown path gets the gateway's Spring-style 404, not a GLM body (facts 7.4),
+        stamped with the server's clock."""
+        body = spring_not_found(path, self.auth.clock())
+        if "/v4/v1/" in path or path.endswith("/v4/v1"):
+            # This server's own addition, not in the live body: the classic cause is a client
+            # that appends /v1 to a base URL that already ends in /v4 (facts 7.4).
+            body["offline_hint"] = (
+                "glm_offline's own hint, not part of the live answer: the path has /v1 after "
+                "/api/paas/v4. The base URL already ends in /v4; use "
+                "https://open.bigmodel.cn/api/paas/v4 as it is, without /v1.")
+        handler.send_json(404, body, "error")
+
     def admin_faults(self, handler, path, raw):
         control.faults_endpoint(self.owner, handler, raw)
+
+    def wire_view(self, handler, path, raw):
+        wire_page.page(self.owner, handler)
+
+    def wire_events(self, handler, path, raw):
+        wire_page.events(self.owner, handler, self.wire)
+
+    def close(self):
+        """The server stops: pages watching the wire are let go."""
+        self.wire.close()
 
     def take_fault(self, handler, streaming, task=False):
         """The next fault for this request (a slow first byte waits here), or None."""
@@ -152,15 +187,3 @@ def allowed(method, methods, action):
         names = ", ".join(methods[:-1]) + " or " + methods[-1] if len(methods) > 1 else methods[0]
         raise http_error(405, f"{method} is not allowed here; use {names}")
     return action
-
-
-def not_found(handler, path, raw):
-    """An unknown path gets the gateway's Spring-style 404, not a GLM body (facts 7.4)."""
-    body = {"timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000+00:00", time.gmtime()),
-            "status": 404, "error": "Not Found", "path": path}
-    if "/v4/v1/" in path or path.endswith("/v4/v1"):
-        # Not in the live body: a hint for learners whose client appends /v1 to a base URL
-        # that already ends in /v4 (the classic cause, facts 7.4).
-        body["hint"] = ("the base URL already ends in /api/paas/v4; the client appended /v1. "
-                        "Use https://open.bigmodel.cn/api/paas/v4 as the base URL as it is.")
-    handler.send_json(404, body, "error")

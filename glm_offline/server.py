@@ -92,7 +92,7 @@ class Server:
                 reason = getattr(exc, "strerror", None) or exc
                 raise OSError(f"cannot listen on {self.host}:{self.port}: {reason}") from None
             self.port = httpd.port
-            self.control = ControlToken(self.port)
+            self.control = ControlToken(self.host, self.port)
             self._httpd = httpd
             self._thread = threading.Thread(target=httpd.serve_forever, args=(self._stopping,),
                                             name=f"glm-offline:{self.port}", daemon=True)
@@ -109,6 +109,9 @@ class Server:
         self._thread.join(timeout=5)
         httpd.close()
         self.control.remove()
+        close = getattr(self.app, "close", None)  # e.g. the recorder lets go of its file
+        if close is not None:
+            close()
 
     @property
     def running(self):
@@ -180,21 +183,30 @@ class Server:
         write_reply(handler, reply, dict(self.stream_options), self.wait, self._stopping.is_set)
 
 
-def reachable_addresses():
-    """This machine's addresses that other machines in a room can use (not loopback)."""
+# Where a UDP "connect" points to find the address the machine would send from: nothing is
+# sent. A public (documentation) address first, for the default route's interface; then one
+# of each private range, so a room network without internet access (no default route) still
+# gives its address.
+ADDRESS_PROBES = ("198.51.100.1", "10.255.255.254", "172.31.255.254", "192.168.255.254")
+
+
+def reachable_addresses(probes=ADDRESS_PROBES):
+    """This machine's IPv4 addresses that other machines in a room can use (not loopback),
+    found without network access; the machine's name is looked up last."""
     found = []
-    try:  # the address the machine would use to reach the outside (nothing is sent)
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-            probe.connect(("192.0.2.1", 9))
-            found.append(probe.getsockname()[0])
-    except OSError:
-        pass
+    for probe in probes:
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+                udp.connect((probe, 9))
+                found.append(udp.getsockname()[0])
+        except OSError:  # no route to that range
+            pass
     try:
-        for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET):
-            found.append(info[4][0])
+        found += [info[4][0] for info in socket.getaddrinfo(socket.gethostname(), None,
+                                                            socket.AF_INET)]
     except OSError:
         pass
-    return [a for a in dict.fromkeys(found) if not a.startswith("127.")]
+    return [a for a in dict.fromkeys(found) if not a.startswith(("127.", "0."))]
 
 
 def wait_for_interrupt():

@@ -2,7 +2,6 @@
 endings, charset, pacing; see glm_offline.options) and the faults that cut or stall them."""
 
 import random
-import time
 
 from .wire import SSE_CONTENT_TYPE, SSE_CONTENT_TYPE_NO_CHARSET
 
@@ -51,8 +50,7 @@ def write_reply(handler, reply, options, wait, stopping):
                 handler.write_chunk(piece)
         else:
             handler.write_chunk(data)
-        handler.exchange.events_sent += 1
-        handler.exchange.event_times.append(time.time())
+        handler.exchange.event_written(event)
     if reply.drop:
         handler.exchange.outcome = "dropped"
         return handler.abort()

@@ -1,25 +1,32 @@
-"""Request validation for POST /chat/completions, like the real API.
+"""Request validation for POST /chat/completions, like the live API of 2026.
 
-Fields, ranges and codes: glm-api-facts.md section 2.4 and 5. Unknown fields are
-tolerated (OpenAI clients send some); explicit nulls are accepted for optional fields
-(the official SDK sends "response_format": null and "thinking": null).
+Fields, ranges and codes: glm-api-facts.md 2.4, 5, and 7.3 (what live probes in 2026 accepted
+and rejected). Range errors are 1210 with the range in the message; a value of the wrong type
+is a 1214 naming the field (UNVERIFIED: the live probes tried numbers out of range, not
+strings). Unknown fields are tolerated (OpenAI clients send some); explicit nulls are
+accepted for optional fields (the official SDK sends "response_format": null and
+"thinking": null). The models, their limits and their thinking modes are in models.py.
 """
 
 import json
 import math
 
+from .models import MAX_TOKENS_LIMIT, MODELS, model
 from .wire import api_error
 
-# The 2026 documented model enum, plus older names still seen in captures.
-MODELS = frozenset({
-    "glm-5.1", "glm-5-turbo", "glm-5", "glm-4.7", "glm-4.7-flash", "glm-4.7-flashx",
-    "glm-4.6", "glm-4.5", "glm-4.5-air", "glm-4.5-airx", "glm-4.5-flash",
-    "glm-4-flash-250414", "glm-4-flashx-250414",
-    "glm-4", "glm-4-plus", "glm-4-air", "glm-4-airx", "glm-4-flash", "glm-4-long",
-})
-ROLES = frozenset({"system", "user", "assistant", "tool"})
-MAX_TOKENS_LIMIT = 131072
+__all__ = ["MAX_TOKENS_LIMIT", "MODELS", "ROLES", "parse_body", "validate_chat"]
+
+ROLES = ("system", "user", "assistant", "tool")
 MAX_NESTING = 100  # deeper bodies would overflow the recursive matching code
+# Lists and objects in one body, counted before parsing as their opening brackets (those
+# inside strings too: a safe over-count). Parsed, a megabyte of "[]," is ~50 MB of objects
+# (a megabyte of numbers or short strings ~10 MB, bounded by the HTTP layer's bytes in
+# flight); 20000 is far above any real chat (issue 10: memory bounded whatever one sends).
+MAX_CONTAINERS = 20000
+TEXT_PARTS = ("text",)
+VISION_PARTS = ("text", "image_url", "video_url")  # UNVERIFIED beyond text and image_url
+TOOL_CHOICES = ("auto", "none", "required")
+RESPONSE_FORMATS = ("text", "json_object", "json_schema")  # json_schema: accepted, ignored
 
 
 def _nesting(value):
@@ -30,12 +37,15 @@ def _nesting(value):
         if isinstance(item, (dict, list)):
             deepest = max(deepest, depth)
             children = item.values() if isinstance(item, dict) else item
-            stack.extend((v, depth + 1) for v in children)
+            # only containers are stacked: a list of 50000 numbers costs no memory here
+            stack.extend((v, depth + 1) for v in children if isinstance(v, (dict, list)))
     return deepest
 
 
 def parse_body(raw):
     """Bytes of the request body to a JSON object, or APIError 1210."""
+    if raw.count(b"[") + raw.count(b"{") > MAX_CONTAINERS:
+        raise api_error("1210")
     try:
         body = json.loads(raw.decode("utf-8"))
         # "\ud800" is valid JSON but a lone surrogate cannot be sent back as UTF-8.
@@ -52,12 +62,16 @@ def _is_number(value):
 
 
 def _check_range(body, field, low, high, integer=False):
+    """A number (whole if `integer`) from low to high: 1214 for a wrong type, 1210 with the
+    range in the message (as live) for a number outside it."""
     value = body.get(field)
     if value is None:
         return
     ok = isinstance(value, int) and not isinstance(value, bool) if integer else _is_number(value)
-    if not ok or not low <= value <= high:
+    if not ok:
         raise api_error("1214", field=field)
+    if not low <= value <= high:
+        raise api_error("1210", "range", field=field, low=low, high=high)
 
 
 def _check_type(body, field, kind):
@@ -66,13 +80,29 @@ def _check_type(body, field, kind):
         raise api_error("1214", field=field)
 
 
-def _check_message(index, message):
+def _check_parts(where, parts, allowed):
+    """Content parts. The message for a part type the model does not take was seen live
+    (an image part to a text model); its code, 1214, is UNVERIFIED, as are the checks of
+    empty text (rejected live, code unknown) and of a part's url."""
+    for index, part in enumerate(parts):
+        kind = part.get("type") if isinstance(part, dict) else None
+        if not isinstance(kind, str) or kind not in allowed:
+            raise api_error("1214", "content_type", allowed=str(list(allowed)))
+        if kind == "text":
+            text = part.get("text")
+            if not isinstance(text, str) or not text:  # empty text parts are rejected (7.3)
+                raise api_error("1214", field=f"{where}.content[{index}].text")
+        elif not isinstance(part.get(kind), dict) or not isinstance(part[kind].get("url"), str):
+            raise api_error("1214", field=f"{where}.content[{index}].{kind}")
+
+
+def _check_message(index, message, info):
     where = f"messages[{index}]"
     if not isinstance(message, dict):
         raise api_error("1214", field=where)
     role = message.get("role")
-    if role not in ROLES:
-        raise api_error("1214", field=f"{where}.role")
+    if not isinstance(role, str) or role not in ROLES:  # a list or object is just as wrong
+        raise api_error("1214", "role")
     content = message.get("content")
     tool_calls = message.get("tool_calls")
     if role == "assistant" and tool_calls is not None:
@@ -80,43 +110,88 @@ def _check_message(index, message):
             raise api_error("1214", field=f"{where}.tool_calls")
         if content is not None and not isinstance(content, str):
             raise api_error("1214", field=f"{where}.content")
-        return
-    # Vision models accept a list of parts; text is what this server answers.
-    if not isinstance(content, (str, list)):
+    elif isinstance(content, list):
+        _check_parts(where, content, VISION_PARTS if info.vision else TEXT_PARTS)
+    elif not isinstance(content, str):
         raise api_error("1214", field=f"{where}.content")
+    reasoning = message.get("reasoning_content")  # sent back with preserved thinking (7.2)
+    if reasoning is not None and (role != "assistant" or not isinstance(reasoning, str)):
+        raise api_error("1214", field=f"{where}.reasoning_content")
     if role == "tool" and not isinstance(message.get("tool_call_id"), str):
         raise api_error("1214", field=f"{where}.tool_call_id")
 
 
-def _check_tools(body):
-    choice = body.get("tool_choice")
-    if choice is not None and choice != "auto":
-        raise api_error("1214", field="tool_choice")
+def _function_names(tools):
+    return [t["function"]["name"] for t in tools or [] if t.get("type") == "function"]
+
+
+def _check_tools(body, info):
     tools = body.get("tools")
-    if tools is None:
+    if tools is not None:
+        if not isinstance(tools, list) or len(tools) > 128:
+            raise api_error("1214", field="tools")
+        for index, tool in enumerate(tools):
+            kind = tool.get("type") if isinstance(tool, dict) else None
+            if kind not in ("function", "retrieval", "web_search", "mcp"):
+                raise api_error("1214", field=f"tools[{index}].type")
+            if kind == "function":
+                function = tool.get("function")
+                fname = function.get("name") if isinstance(function, dict) else None
+                if not isinstance(fname, str) or not 1 <= len(fname) <= 64 or not all(
+                        c.isascii() and (c.isalnum() or c in "_-") for c in fname):
+                    raise api_error("1214", field=f"tools[{index}].function.name")
+                parameters = function.get("parameters")
+                if parameters is not None and not isinstance(parameters, dict):
+                    raise api_error("1214", field=f"tools[{index}].function.parameters")
+    choice = body.get("tool_choice")
+    if choice is None or (isinstance(choice, str) and choice in TOOL_CHOICES):
         return
-    if not isinstance(tools, list) or len(tools) > 128:
-        raise api_error("1214", field="tools")
-    for index, tool in enumerate(tools):
-        kind = tool.get("type") if isinstance(tool, dict) else None
-        if kind not in ("function", "retrieval", "web_search", "mcp"):
-            raise api_error("1214", field=f"tools[{index}].type")
-        if kind == "function":
-            function = tool.get("function")
-            name = function.get("name") if isinstance(function, dict) else None
-            if not isinstance(name, str) or not 1 <= len(name) <= 64 or not all(
-                    c.isascii() and (c.isalnum() or c in "_-") for c in name):
-                raise api_error("1214", field=f"tools[{index}].function.name")
+    # A named function, {"type": "function", "function": {"name": ...}}, one of the tools'.
+    function = choice.get("function") if isinstance(choice, dict) else None
+    named = function.get("name") if isinstance(function, dict) else None
+    if not isinstance(choice, dict) or choice.get("type") != "function" \
+            or not isinstance(named, str) or named not in _function_names(tools):
+        raise api_error("1214", field="tool_choice")
+    if info.named_choice_needs_thinking_off and info.thinks(body):
+        raise api_error("1210")
+
+
+def _check_thinking(body, info):
+    thinking = body.get("thinking")
+    if thinking is not None:
+        kind = thinking.get("type") if isinstance(thinking, dict) else None
+        if not isinstance(kind, str) or kind not in ("enabled", "disabled"):
+            raise api_error("1214", field="thinking.type")
+        if not isinstance(thinking.get("clear_thinking", False), bool):
+            raise api_error("1214", field="thinking.clear_thinking")
+        if kind == "disabled" and info.thinking == "forced_rejects_disabled":
+            raise api_error("1210", "always_thinks")
+    effort = body.get("reasoning_effort")
+    if effort is not None:
+        if not info.reasoning_effort:
+            raise api_error("1210")  # only glm-5.2 and glm-5.3 take it (7.2)
+        if not isinstance(effort, str) or effort not in info.reasoning_effort:
+            raise api_error("1210", "effort", allowed=str(list(info.reasoning_effort)))
+
+
+def _check_response_format(body):
+    response_format = body.get("response_format")
+    if response_format is None:
+        return
+    kind = response_format.get("type") if isinstance(response_format, dict) else None
+    if not isinstance(kind, str) or kind not in RESPONSE_FORMATS:
+        raise api_error("1214", field="response_format")
 
 
 def validate_chat(body):
     """Raise APIError for a chat request the real API would reject."""
-    model = body.get("model")
-    if model is None:
+    name = body.get("model")
+    if name is None:
         raise api_error("1213", field="model")
-    if not isinstance(model, str):
+    if not isinstance(name, str):
         raise api_error("1214", field="model")
-    if model not in MODELS:
+    info = model(name)
+    if info is None:
         raise api_error("1211")
     messages = body.get("messages")
     if messages is None:
@@ -124,18 +199,22 @@ def validate_chat(body):
     if not isinstance(messages, list) or not messages:
         raise api_error("1214", field="messages")
     for index, message in enumerate(messages):
-        _check_message(index, message)
+        _check_message(index, message, info)
     # "Cannot contain only system or assistant messages" (API reference).
     if all(m["role"] in ("system", "assistant") for m in messages):
         raise api_error("1214", field="messages")
-    for field in ("stream", "do_sample"):
+    for field in ("stream", "do_sample", "tool_stream"):
         _check_type(body, field, bool)
     _check_type(body, "request_id", str)
-    _check_range(body, "temperature", 0.0, 1.0)
-    _check_range(body, "top_p", 0.01, 1.0)
-    _check_range(body, "max_tokens", 1, MAX_TOKENS_LIMIT, integer=True)
+    # The live messages give both ranges as [0,1] (7.3); the docs' top_p floor of 0.01 is not
+    # enforced by that range (whether top_p 0 is then accepted: UNVERIFIED).
+    _check_range(body, "temperature", 0, 1)
+    _check_range(body, "top_p", 0, 1)
+    _check_range(body, "max_tokens", 1, info.max_tokens, integer=True)
     stop = body.get("stop")
     if stop is not None and not isinstance(stop, str) and not (
             isinstance(stop, list) and len(stop) <= 1 and all(isinstance(s, str) for s in stop)):
         raise api_error("1214", field="stop")
-    _check_tools(body)
+    _check_thinking(body, info)
+    _check_tools(body, info)
+    _check_response_format(body)

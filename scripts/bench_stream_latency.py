@@ -1,7 +1,7 @@
 """How long after the server writes each event does its delta appear in a notebook's output?
 
 Not a test: a measurement, side by side in one run, of lesson 03's streaming code (its cells
-tagged "sse-parser" and "stream-chat", run as they are) and of the seed notebook's approach
+tagged "glm-client" and "stream-chat", run as they are) and of the seed notebook's approach
 (requests.post without stream=True, iter_lines, find('{"id"'), print(..., end='|')).
 
 A recorded server (realistic pacing) runs in this process and notes the time it finished
@@ -28,7 +28,7 @@ import glm_offline
 
 ROOT = Path(__file__).resolve().parent.parent
 LESSON = ROOT / "notebooks" / "en" / "03-streaming.ipynb"
-QUESTION = {"model": "glm-4-flash-250414", "stream": True,
+QUESTION = {"model": "glm-4.7-flash", "stream": True,
             "messages": [{"role": "user", "content": "Why do chat apps stream their answers? "
                                                      "Answer in one sentence."}]}
 
@@ -44,13 +44,14 @@ for chunk in response.iter_lines():
                 content = choice.get('delta', {}).get('content', '')
                 print(content, end='|')
 '''
-LESSON_CALL = "text, last = stream_chat(question)"
+LESSON_CALL = "answer = stream_chat(question)"
+GREY, PLAIN = "\x1b[90m", "\x1b[0m"  # what the lesson prints around reasoning
 
 
 def lesson_code():
     cells = nbformat.read(LESSON, as_version=4).cells
     return "\n\n".join(c.source for c in cells
-                       if {"sse-parser", "stream-chat"} & set(c.metadata.get("tags", [])))
+                       if {"glm-client", "stream-chat"} & set(c.metadata.get("tags", [])))
 
 
 def run(client, code, timeout=60):
@@ -99,17 +100,22 @@ def measure(server, client, code, separator, deltas):
 
 
 def recorded_deltas():
+    """(what the lesson prints per chunk, what the seed prints per chunk): the lesson shows
+    reasoning too (grey), the seed only content."""
     cassette = Path(glm_offline.__file__).parent / "cassettes" / "lesson-03.json"
     for item in json.loads(cassette.read_text(encoding="utf-8"))["interactions"]:
         if item["request"]["body"] == QUESTION:
             chunks = [json.loads(line[6:]) for line in item["response"]["sse"]
                       if line.startswith("data: {")]
-            return [c["choices"][0]["delta"].get("content", "") for c in chunks[:-1]]
+            deltas = [c["choices"][0]["delta"] for c in chunks[:-1]]
+            lesson = [f"{GREY}{d['reasoning_content']}{PLAIN}" if d.get("reasoning_content")
+                      else d.get("content", "") for d in deltas]
+            return lesson, [d.get("content", "") for d in deltas]
     raise SystemExit("lesson-03.json has no recording of the benchmark's question")
 
 
 def bench(chunking, line_ending, runs):
-    deltas = recorded_deltas()
+    lesson_deltas, seed_deltas = recorded_deltas()
     with glm_offline.start(pacing="realistic", chunking=chunking, line_ending=line_ending,
                            strict=True) as server:
         kernel, client = start_new_kernel(kernel_name="python3")
@@ -117,12 +123,13 @@ def bench(chunking, line_ending, runs):
             setup = (f"import json, re, time, requests\n"
                      f"CHAT_URL = {server.base_url + '/chat/completions'!r}\n"
                      f"HEADERS = {{'Authorization': 'Bearer {server.api_key}'}}\n"
-                     f"question = {QUESTION!r}\n")
+                     f"question = {QUESTION!r}\nraw = b''\n"
+                     "from glm_client import Answer, api_error_from, iter_chunks\n")
             run(client, setup + lesson_code())
             results = {"lesson": [], "seed": []}
             for _ in range(runs):  # alternate, so both see the same machine state
-                results["lesson"] += measure(server, client, LESSON_CALL, "", deltas)
-                results["seed"] += measure(server, client, SEED, "|", deltas)
+                results["lesson"] += measure(server, client, LESSON_CALL, "", lesson_deltas)
+                results["seed"] += measure(server, client, SEED, "|", seed_deltas)
         finally:
             client.stop_channels()
             kernel.shutdown_kernel(now=True)

@@ -1,7 +1,7 @@
 """Re-record the lessons' cassettes from the real API with your own key, end to end.
 
     export ZHIPUAI_API_KEY=<your key>
-    python scripts/rerecord.py --replace            # lessons 01-06, both languages
+    python scripts/rerecord.py --replace            # every lesson but 08, both languages
     python scripts/rerecord.py --lessons 02 03      # some lessons; keeps the transcribed ones
 
 For each lesson this starts the recording proxy (python -m glm_offline record) in front of
@@ -40,14 +40,15 @@ from urllib.parse import urlsplit
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
 from execute_notebooks import run
+from glm_offline import matching
 from glm_offline.auth import OFFLINE_API_KEY, split_key
-from glm_offline.cassettes import PACKAGE_CASSETTES, CassetteError, first_difference, load_file
+from glm_offline.cassettes import PACKAGE_CASSETTES, CassetteError, load_file
 from glm_offline.record import DEFAULT_UPSTREAM, start_recorder
 from notebook_hygiene import ROOT, lesson_notebooks
 
 SPECS = ROOT / "scripts" / "cassette_specs"
 NOT_RECORDABLE = {
-    "07": "lesson 08 (async chat) is not re-recorded: the proxy sees its task submission and "
+    "08": "lesson 08 (async chat) is not re-recorded: the proxy sees its task submission and "
           "each poll as separate exchanges and cannot yet turn them into the one-interaction "
           "async cassette (final record plus polls_before_done) that replay needs; its "
           "transcribed cassette stays",
@@ -111,16 +112,11 @@ def run_live(path, env, timeout, redact):
     return None
 
 
-def requests_of(path):
-    return [(i.method, i.path, i.body, i.name) for i in load_file(path)[1]]
-
-
 def missing_from(transcribed, recorded):
     """Names of transcribed interactions whose request the live run did not make."""
-    made = requests_of(recorded)
-    return [name for method, path, body, name in requests_of(transcribed)
-            if not any((m, p) == (method, path) and first_difference(b, body) is None
-                       for m, p, b, _ in made)]
+    made = load_file(recorded)[1]
+    return [item.name for item in load_file(transcribed)[1]
+            if matching.find(made, item.method, item.path, item.body) is None]
 
 
 def install(partial, target):

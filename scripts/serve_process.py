@@ -13,15 +13,15 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 
-def start(options=(), python=sys.executable, timeout_s=15):
+def start(options=(), python=sys.executable, timeout_s=15, host="127.0.0.1"):
     """Return (process, base_url, api_key) once the server has printed them."""
-    command = [python, "-u", "-m", "glm_offline", "serve", "--host", "127.0.0.1", "--port", "0",
+    command = [python, "-u", "-m", "glm_offline", "serve", "--host", host, "--port", "0",
                *options]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p))
-    for name in ("GLM_OFFLINE_STRICT", "GLM_OFFLINE_LINE_ENDING", "GLM_OFFLINE_CHARSET",
-                 "GLM_OFFLINE_CHUNKING", "GLM_OFFLINE_PACING"):
-        env.pop(name, None)
+    for name in [name for name in env if name.startswith(("GLM_OFFLINE_", "ZHIPUAI_"))]:
+        if name != "GLM_OFFLINE_CONTROL_DIR":  # where the `fault` command finds the token
+            env.pop(name)
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                text=True, env=env, cwd=str(REPO))
     lines = queue.Queue()

@@ -5,6 +5,18 @@ An interaction spec has "name" and "body" (the exact request), and then one of:
 ([{"name", "arguments", "id"}]), "error" (a business code), or "sse" (raw SSE lines,
 with optional "event_delays_ms") for recordings with unusual but legal framing.
 
+Thinking models: "reasoning" (reasoning pieces, one token each) comes before "answer";
+the answer then carries message.reasoning_content, or in a stream a run of reasoning-only
+deltas before the content deltas (a spec without it shows an answer without reasoning). It
+is refused for a request that does not think (a GLM-4 model, or thinking switched off).
+"handover" ("plain", "dot" or "newline-first"; see glm_offline.chat.thinking_deltas) says
+how the stream passes from reasoning to content; by default the model's own
+(glm_offline.models). "cached_tokens" (default 0) goes into usage.prompt_tokens_details for
+models that report it, with completion_tokens_details.reasoning_tokens = the number of
+reasoning pieces. A reply cut by max_tokens ("finish_reason": "length") has exactly
+max_tokens pieces, reasoning and answer together: reasoning is spent first, so a small
+budget leaves an empty answer.
+
 Async tasks: "async": true makes the request a POST to /async/chat/completions; the
 response is the task's final record (the completion plus "task_status": "SUCCESS") with
 "polls_before_done" (default 2), how many polls answer PROCESSING first.
@@ -32,16 +44,18 @@ import json
 import sys
 from pathlib import Path
 
-from glm_offline import chat
+from glm_offline import chat, models
 from glm_offline.cassettes import FORMAT_VERSION, PACKAGE_CASSETTES
 from glm_offline.server import API_PREFIX, task_record
-from glm_offline.wire import ERRORS, count_tokens, response_id, sse_lines_to_events
+from glm_offline.wire import api_error, response_id, sse_lines_to_events
 
 SPECS = Path(__file__).parent / "cassette_specs"
 HOW = ("transcribed: written from the documented and publicly captured GLM v4 wire format "
        "(field names, key order, SSE framing as in real captures), not captured from the live "
        "API; answers, token counts and event gaps are plausible, not measured. Regenerate with "
        "scripts/transcribe.py; replace with real captures with `python -m glm_offline record`.")
+REASONING_HOW = (" The reasoning (reasoning_content) was written for the lesson, in the shape "
+                 "the captures show, not produced by a model.")
 
 
 def tool_call(spec, index, seed):
@@ -55,17 +69,32 @@ def tool_call(spec, index, seed):
             "id": call_id, "index": index, "type": "function"}
 
 
+def thinking_of(item, body):
+    """(reasoning pieces or None, handover) of a spec, checked against the model table."""
+    info = models.model(body["model"])
+    if info is None:
+        raise SystemExit(f"{item['name']}: unknown model {body['model']!r}")
+    reasoning = item.get("reasoning")
+    if reasoning is not None and not info.thinks(body):
+        raise SystemExit(f"{item['name']}: \"reasoning\" given, but {body['model']} does not "
+                         "think for this request")
+    handover = item.get("handover", info.handover)
+    if handover not in chat.HANDOVERS:
+        raise SystemExit(f"{item['name']}: handover must be one of {chat.HANDOVERS}")
+    return reasoning, handover
+
+
 def interaction(item, model, created):
+    """One cassette interaction from its spec (`model`: the spec's default, unused: each
+    request names its own)."""
     body = item["body"]
     name = item["name"]
     endpoint = "/async/chat/completions" if item.get("async") else "/chat/completions"
     request = {"method": "POST", "path": API_PREFIX + endpoint, "body": body}
     if "error" in item:
-        code = item["error"]
-        status, message = ERRORS[code]
+        error = api_error(item["error"])
         return {"name": name, "request": request,
-                "response": {"status": status,
-                             "json": {"error": {"code": code, "message": message}}}}
+                "response": {"status": error.status, "json": error.body()}}
     if "sse" in item:  # raw lines, for recordings that show unusual but legal framing
         lines = item["sse"]
         delays = item.get("event_delays_ms", [60] * len(sse_lines_to_events(lines)))
@@ -74,27 +103,27 @@ def interaction(item, model, created):
     created = item.get("created", created)
     meta = {"id": response_id(name, created), "created": created, "model": body["model"]}
     meta["request_id"] = body.get("request_id") or meta["id"]
+    reasoning, handover = thinking_of(item, body)
     pieces = item.get("answer", [])
     calls = [tool_call(c, i, name) for i, c in enumerate(item.get("tool_calls", []))]
     finish = item.get("finish_reason", "tool_calls" if calls else "stop")
     # One piece is one token, as in the stream (one delta per token), so a reply cut by
-    # max_tokens has exactly max_tokens pieces and completion_tokens.
-    completion = len(pieces) + sum(count_tokens(c["function"]["arguments"]) + 5 for c in calls)
-    if finish == "length" and len(pieces) != body.get("max_tokens"):
-        raise SystemExit(f"{name}: finish_reason 'length' needs exactly max_tokens pieces")
-    usage = chat.usage(chat.prompt_tokens(body["messages"]), completion)
+    # max_tokens has exactly max_tokens pieces (reasoning and answer) and completion_tokens.
+    if finish == "length" and len(reasoning or []) + len(pieces) != body.get("max_tokens"):
+        raise SystemExit(f"{name}: finish_reason 'length' needs exactly max_tokens pieces, "
+                         "reasoning and answer together")
+    usage = chat.answer_usage(body, reasoning, pieces, calls, item.get("cached_tokens", 0))
+    content = pieces if pieces or not calls else None
+    answer = chat.Answer(meta, content, finish, usage, calls, reasoning, handover)
     if not body.get("stream"):
-        content = "".join(pieces) if pieces or not calls else None
-        completion = chat.completion_body(meta, content, finish, usage, calls)
-        response = {"status": 200, "json": completion}
+        response = {"status": 200, "json": chat.answer_body(answer)}
         if item.get("async"):
             response = {"status": 200, "json": task_record(response["json"], "SUCCESS"),
                         "polls_before_done": item.get("polls_before_done", 2)}
         return {"name": name, "request": request, "response": response}
     if item.get("async"):
         raise SystemExit(f"{name}: an async task takes no \"stream\"")
-    events = chat.stream_events(meta, pieces, finish, usage, calls,
-                                tool_stream=body.get("tool_stream") is True,
+    events = chat.answer_events(answer, tool_stream=body.get("tool_stream") is True,
                                 finish_on_tool_chunks=item.get("finish_on_tool_chunks", False))
     lines = [line for event in events for line in (*event, "")]
     gap = item.get("gap_ms", 60)
@@ -105,7 +134,10 @@ def interaction(item, model, created):
 
 def cassette(spec):
     metadata = {key: spec[key] for key in ("description", "recorded_at", "model")}
-    metadata.update({"how": HOW, "api_base": "https://open.bigmodel.cn/api/paas/v4"})
+    how = HOW
+    if any("reasoning" in item for item in spec["interactions"]):
+        how += REASONING_HOW
+    metadata.update({"how": how, "api_base": "https://open.bigmodel.cn/api/paas/v4"})
     created = spec["created"]
     return {"version": FORMAT_VERSION, "metadata": metadata,
             "interactions": [interaction(item, spec["model"], created)

@@ -6,7 +6,6 @@ import re
 import socket
 import subprocess
 import sys
-import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,12 +88,9 @@ def auth(key=glm_offline.OFFLINE_API_KEY):
     return {"Authorization": f"Bearer {key}"}
 
 
-def settled_history(server, count, timeout=2):
-    """server.history once it holds `count` exchanges (the server appends just after replying)."""
-    deadline = time.monotonic() + timeout
-    while len(server.history) < count and time.monotonic() < deadline:
-        time.sleep(0.005)
-    return list(server.history)
+def settled_history(server, count, timeout=10):
+    """server.history once it holds `count` exchanges (TimeoutError after `timeout` s)."""
+    return server.wait_for_exchanges(count, timeout)
 
 
 @pytest.fixture(scope="session")
@@ -151,3 +147,4 @@ def read_response(stream):
     length = int(headers["content-length"])
     data = stream.read(length)
     return RawResponse(status_line, headers, [data], ended=len(data) == length)
+

@@ -1,339 +1,209 @@
-"""Lesson 07's copy-ready client, tested from the notebook itself.
+"""Lesson 07 walks through glm_client.py and uses it; it must not carry a copy of it.
 
-The code cell tagged "client" is executed here exactly as a reader copies it; the English
-and Chinese lessons must hold the same code. Retry decisions, backoff, token renewal and
-error mapping are tested without sockets; the stream tests replay real recordings through a
-strict recorded server, also cut into hostile pieces.
+glm_client.py itself is tested in test_glm_client.py. Here: the lesson defines none of the
+module's names (it shows them with inspect instead), its map of the parts names exactly the
+module's public names, the lesson's own code (the reasoning printer, the weather tool loop)
+runs from the notebook against thinking streams and the lesson's recordings, and the claims
+its exercises make hold.
 """
 
-import types
-from pathlib import Path
+import ast
+import re
 
-import jwt
+import nbformat
 import pytest
-import requests
 
+import glm_client
 import glm_offline
-from conftest import fake_response, lesson_cells, settled_history
-from glm_offline.server import hostile_pieces
+from conftest import NOTEBOOKS, lesson_cells, run_lesson_cells
 
-ROOT = Path(__file__).resolve().parent.parent
 LESSON = "07-client.ipynb"
-START_MS = 1_795_680_000_000
-QUESTION_EN = "In one sentence, why should a program reuse one HTTP connection for many calls?"
-TIPS_EN = "In one sentence, give three tips for calling an API reliably."
-TIPS_ANSWER_EN = ("Set a timeout on every call, retry only the failures that can pass, with "
-                  "backoff and jitter, and reuse one connection instead of opening a new one "
-                  "each time.")
+LANGUAGES = ("en", "zh")
+DIM, RESET = "\x1b[2m", "\x1b[0m"
+TIPS = {"en": "In one sentence, give three tips for calling an API reliably.",
+        "zh": "用一句话给出可靠调用 API 的三条建议。"}
+UMBRELLA = {"en": "Do I need an umbrella in Shanghai right now?", "zh": "上海现在需要带伞吗？"}
+UMBRELLA_ANSWER = {
+    "en": "It's cloudy in Shanghai right now, at 26 °C, and no rain is reported, so you can "
+          "probably leave the umbrella at home.",
+    "zh": "上海现在多云，气温 26 °C，没有降雨的报告，所以大概可以不带伞。"}
+CITY = {"en": "Shanghai", "zh": "上海"}
 
 
-def client_source(language):
-    cells = lesson_cells(language, LESSON, ["client"])
-    assert len(cells) == 1, f"{language}: expected one cell tagged 'client'"
-    return cells[0].source
+def lesson(language):
+    return run_lesson_cells(language, LESSON, ["lesson-client"])
+
+
+def client_for(server, **options):
+    return glm_client.GLMClient(server.base_url, server.api_key, timeout=(2, 5), **options)
 
 
 @pytest.fixture(scope="module")
-def glm():
-    namespace = {"__name__": "glm_client"}
-    exec(compile(client_source("en"), f"en/{LESSON}[client]", "exec"), namespace)
-    return types.SimpleNamespace(**namespace)
-
-
-@pytest.fixture(scope="module")
-def server():
+def strict():
     with glm_offline.start(pacing="instant", strict=True) as running:
         yield running
 
 
-def mapped(glm, response):
-    with pytest.raises(glm.GLMError) as caught:
-        glm.raise_for_glm(response)
-    return caught.value
-
-
-def steady(value):
-    return lambda: value
-
-
-# -- the cell itself -------------------------------------------------------------------
-def test_both_languages_hold_the_same_client_code():
-    assert client_source("en") == client_source("zh")
-
-
-def test_the_client_is_one_cell_of_stdlib_requests_and_pyjwt():
-    imported = {line.split()[1].split(".")[0] for line in client_source("en").splitlines()
-                if line.startswith(("import ", "from "))}
-    assert imported <= {"itertools", "json", "random", "re", "time", "dataclasses", "jwt",
-                        "requests"}
-
-
-# -- retry decisions ---------------------------------------------------------------------
-@pytest.mark.parametrize("code", ["1302", "1305", "1200", "1230", "1234"])
-def test_rate_limits_overloads_and_server_failures_are_retried(glm, code):
-    assert glm.is_retryable(glm.GLMError(429, code, "m"))
-
-
-@pytest.mark.parametrize("status, code", [(429, "1113"), (401, "1000"), (401, "1003"),
-                                          (400, "1214"), (400, "1261"), (400, "1301")])
-def test_the_business_code_decides_not_the_status(glm, status, code):
-    assert not glm.is_retryable(glm.GLMError(status, code, "m"))
-
-
-@pytest.mark.parametrize("status, retried", [(429, True), (503, True), (502, True),
-                                             (404, False), (400, False)])
-def test_without_a_glm_code_the_status_decides(glm, status, retried):
-    assert glm.is_retryable(glm.GLMError(status, str(status), "from a gateway")) is retried
-
-
-def test_network_errors_are_retried_other_exceptions_are_not(glm):
-    assert glm.is_retryable(requests.ConnectTimeout("connect"))
-    assert glm.is_retryable(requests.ConnectionError("reset"))
-    assert not glm.is_retryable(ValueError("a bug"))
-
-
-@pytest.mark.parametrize("attempt, low, high", [(1, 0.25, 0.5), (2, 0.5, 1.0), (3, 1.0, 2.0),
-                                                (4, 2.0, 4.0), (6, 4.0, 8.0), (9, 4.0, 8.0)])
-def test_backoff_doubles_with_jitter_between_half_and_all_up_to_the_cap(glm, attempt, low, high):
-    policy = glm.RetryPolicy(max_attempts=20, max_total_seconds=1000)
-    error = glm.GLMError(429, "1302", "m")
-    assert glm.retry_delay(error, attempt, 0, steady(0.0), policy) == pytest.approx(low)
-    assert glm.retry_delay(error, attempt, 0, steady(0.999999), policy) == pytest.approx(high)
-
-
-def test_no_delay_after_the_last_attempt(glm):
-    policy = glm.RetryPolicy(max_attempts=3)
-    error = glm.GLMError(503, "503", "m")
-    assert glm.retry_delay(error, 2, 0, steady(0.5), policy) is not None
-    assert glm.retry_delay(error, 3, 0, steady(0.5), policy) is None
-
-
-def test_no_delay_that_would_pass_the_total_time_budget(glm):
-    policy = glm.RetryPolicy(max_total_seconds=10)
-    error = glm.GLMError(429, "1302", "m", retry_after_seconds=4)
-    assert glm.retry_delay(error, 1, 6.0, steady(0.5), policy) == 4
-    assert glm.retry_delay(error, 1, 6.5, steady(0.5), policy) is None
-
-
-def test_retry_after_replaces_the_backoff(glm):
-    error = glm.GLMError(429, "1305", "m", retry_after_seconds=3)
-    assert glm.retry_delay(error, 1, 0, steady(0.0), glm.RetryPolicy()) == 3
-
-
-def test_a_permanent_failure_gets_no_delay_even_with_retry_after(glm):
-    error = glm.GLMError(429, "1113", "m", retry_after_seconds=3)
-    assert glm.retry_delay(error, 1, 0, steady(0.0), glm.RetryPolicy()) is None
-
-
-# -- error mapping -----------------------------------------------------------------------
-def test_a_glm_error_body_becomes_status_code_and_message(glm):
-    body = {"error": {"code": "1302", "message": "您的账户已达到速率限制，请您控制请求频率"}}
-    error = mapped(glm, fake_response(429, body, {"Retry-After": "7"}))
-    assert (error.status, error.code, error.message) == (429, "1302", body["error"]["message"])
-    assert error.retry_after_seconds == 7
-    assert "1302" in str(error)
-
-
-def test_a_numeric_code_is_read_as_a_string(glm):
-    error = mapped(glm, fake_response(400, {"error": {"code": 1214, "message": "bad"}}))
-    assert error.code == "1214"
-
-
-def test_a_non_json_error_body_uses_the_status_as_code(glm):
-    error = mapped(glm, fake_response(502, b"<html>Bad Gateway</html>"))
-    assert (error.status, error.code, error.message) == (502, "502", "<html>Bad Gateway</html>")
-    assert error.retry_after_seconds is None
-
-
-def test_a_retry_after_that_is_a_date_is_ignored(glm):
-    date = "Wed, 25 Nov 2026 08:00:05 GMT"
-    error = mapped(glm, fake_response(503, b"busy", {"Retry-After": date}))
-    assert error.retry_after_seconds is None
-
-
-def test_a_success_is_not_an_error(glm):
-    assert glm.raise_for_glm(fake_response(200, {"choices": []})) is None
-
-
-def test_an_incomplete_answer_is_a_glm_error_with_its_text(glm):
-    error = glm.IncompleteAnswer("sensitive", "cut", "half an ans")
-    assert isinstance(error, glm.GLMError)
-    assert (error.status, error.code, error.text) == (200, "sensitive", "half an ans")
-
-
-# -- auth --------------------------------------------------------------------------------
-def test_a_token_is_reused_until_the_margin_and_renewed_after(glm):
-    now = [START_MS]
-    auth = glm.GLMAuth("abc.0123456789abcdef0123456789abcdef", clock_ms=lambda: now[0])
-    first = auth.token_now()
-    now[0] = START_MS + (210 - 30) * 1000 - 1
-    assert auth.token_now() == first
-    now[0] += 1
-    second = auth.token_now()
-    assert second != first
-    assert auth.exp_ms == now[0] + 210_000
-
-
-def test_the_token_is_signed_with_the_secret_and_its_exp_is_in_milliseconds(glm):
-    secret = "0123456789abcdef0123456789abcdef"
-    token = glm.GLMAuth(f"abc.{secret}", clock_ms=steady(START_MS)).token_now()
-    claims = jwt.decode(token, secret, algorithms=["HS256"], options={"verify_exp": False})
-    assert claims == {"api_key": "abc", "exp": START_MS + 210_000, "timestamp": START_MS}
-    assert jwt.get_unverified_header(token)["sign_type"] == "SIGN"
-
-
-def test_auth_sets_the_bearer_header_raw_or_signed(glm):
-    request = requests.Request("POST", "http://x/chat/completions").prepare()
-    key = "abc.0123456789abcdef0123456789abcdef"
-    glm.GLMAuth(f" {key} ", use_jwt=False)(request)
-    assert request.headers["Authorization"] == f"Bearer {key}"
-    glm.GLMAuth(key, clock_ms=steady(START_MS))(request)
-    assert request.headers["Authorization"].count(".") == 2  # a JWT: header.payload.signature
-
-
-@pytest.mark.parametrize("key", ["no-dot-but-s3cr3t-value", "id.s3cr3t.extra", ".s3cr3t", "id.",
-                                 ""])
-def test_a_malformed_key_raises_value_error_without_the_secret(glm, key):
-    with pytest.raises(ValueError, match="<id>.<secret>") as caught:
-        glm.GLMClient(key, "http://127.0.0.1:9")
-    assert "s3cr3t" not in str(caught.value)
-
-
-# -- the client against the recorded server ---------------------------------------------
-class FakeTime:
-    def __init__(self):
-        self.now, self.sleeps = 0.0, []
-
-    def clock(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
-def make_client(glm, server, **options):
-    return glm.GLMClient(server.api_key, server.base_url, timeout=(2, 5), **options)
-
-
-def tips():
-    return [{"role": "user", "content": TIPS_EN}]
-
-
-def question():
-    return [{"role": "user", "content": QUESTION_EN}]
-
-
-def test_stream_prints_pieces_and_returns_the_whole_message(glm, server):
-    pieces = []
-    reply = make_client(glm, server).stream(tips(), on_text=pieces.append)
-    assert reply == {"role": "assistant", "content": TIPS_ANSWER_EN}
-    assert len(pieces) > 10 and "".join(pieces) == TIPS_ANSWER_EN
-
-
-@pytest.mark.parametrize("line_ending", ["lf", "crlf"])
-def test_stream_survives_hostile_chunking(glm, server, line_ending):
-    with server.configured(chunking="hostile", line_ending=line_ending):
-        reply = make_client(glm, server, use_jwt=False).stream(tips())
-    assert reply["content"] == TIPS_ANSWER_EN
-
-
-def test_parser_gives_the_same_events_however_a_recorded_stream_is_cut(glm, server):
-    response = requests.post(f"{server.base_url}/chat/completions", json={
-        "model": "glm-4-flash-250414", "messages": tips(), "stream": True},
-        headers={"Authorization": f"Bearer {server.api_key}"}, timeout=5)
-    data = response.content.replace(b"\n", b"\r\n")
-    expected = list(glm.read_events([data]))
-    assert expected[-1] == ("message", "[DONE]") and len(expected) > 30
-    assert list(glm.read_events(bytes([b]) for b in data)) == expected
-    assert list(glm.read_events(hostile_pieces(data, seed=6))) == expected
-
-
-def test_an_error_frame_raises_incomplete_answer_with_its_code_and_text(glm, server):
-    server.inject("error_frame", code="1305", after_events=4)
-    with pytest.raises(glm.IncompleteAnswer) as caught:
-        make_client(glm, server).stream(tips())
-    assert caught.value.code == "1305"
-    assert TIPS_ANSWER_EN.startswith(caught.value.text) and caught.value.text
-
-
-@pytest.mark.parametrize("kind, code", [("no_done", "no_done"), ("drop_mid_stream", "broken"),
-                                        ("sensitive", "sensitive"),
-                                        ("network_error", "network_error")])
-def test_a_stream_that_stops_early_is_never_retried(glm, server, kind, code):
-    fake = FakeTime()
-    server.inject(kind, after_events=5)
-    with pytest.raises(glm.IncompleteAnswer) as caught:
-        make_client(glm, server, sleep=fake.sleep, clock=fake.clock).stream(tips())
-    assert caught.value.code == code and caught.value.text
-    assert fake.sleeps == []
-
-
-def test_rate_limits_are_retried_with_backoff_then_answered(glm, server):
-    fake = FakeTime()
-    server.inject("rate_limit", times=2)
-    client = make_client(glm, server, sleep=fake.sleep, clock=fake.clock, rng=steady(0.0))
-    assert client.chat(question())["content"]
-    assert fake.sleeps == [0.25, 0.5]
-
-
-def test_no_balance_is_raised_at_once(glm, server):
-    fake = FakeTime()
-    server.inject("no_balance")
-    with pytest.raises(glm.GLMError) as caught:
-        make_client(glm, server, sleep=fake.sleep, clock=fake.clock).chat(question())
-    assert (caught.value.status, caught.value.code) == (429, "1113")
-    assert fake.sleeps == []
-
-
-def test_retry_after_from_the_server_is_honoured(glm, server):
-    fake = FakeTime()
-    server.inject("overloaded", retry_after=3)
-    make_client(glm, server, sleep=fake.sleep, clock=fake.clock).chat(question())
-    assert fake.sleeps == [3]
-
-
-def test_attempts_are_capped(glm, server):
-    fake = FakeTime()
-    server.inject("unavailable", times=3)
-    policy = glm.RetryPolicy(max_attempts=2)
-    with pytest.raises(glm.GLMError) as caught:
-        make_client(glm, server, sleep=fake.sleep, clock=fake.clock, policy=policy).chat(question())
-    assert caught.value.status == 503 and len(fake.sleeps) == 1
-    server.faults.clear()
-
-
-def test_streamed_tool_call_fragments_are_assembled(glm, server):
-    tool = {"type": "function", "function": {
-        "name": "get_weather",
-        "description": "Current weather in a city: the sky and the temperature in °C.",
-        "parameters": {"type": "object", "properties": {
-            "city": {"type": "string", "description": "City name, for example Beijing"}},
-            "required": ["city"]}}}
-    client = make_client(glm, server, model="glm-4.7-flash")
-    ask = [{"role": "user", "content": "What's the weather like in Beijing right now?"}]
-    reply = client.stream(ask, tools=[tool], tool_stream=True, thinking={"type": "disabled"})
-    (call,) = reply["tool_calls"]
-    assert call["function"] == {"name": "get_weather", "arguments": '{"city": "Beijing"}'}
-    assert call["id"].startswith("call_") and call["index"] == 0 and reply["content"] is None
-
-
-def test_merge_tool_call_by_id_then_index(glm):
-    calls = []
-    for piece in [{"id": "a", "index": 0, "function": {"name": "f", "arguments": '{"x"'}},
-                  {"id": "b", "index": 1, "function": {"name": "g", "arguments": "{}"}},
-                  {"index": 0, "function": {"arguments": ": 1}"}}]:
-        glm.merge_tool_call(calls, piece)
-    assert [(c["id"], c["function"]["name"], c["function"]["arguments"]) for c in calls] == [
-        ("a", "f", '{"x": 1}'), ("b", "g", "{}")]
-
-
-def test_sequential_calls_share_one_connection(glm):
-    # A server of its own: nothing left over from other tests can land in its history.
+# -- the lesson uses the module, it does not copy it ------------------------------------
+def defined_names(source):
+    names = set()
+    for node in ast.parse(source).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names |= {target.id for target in node.targets if isinstance(target, ast.Name)}
+    return names
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_lesson_defines_none_of_the_modules_names(language):
+    cells = lesson_cells(language, LESSON, ["lesson-client"])
+    code = [cell.source for cell in notebook(language) if cell.cell_type == "code"]
+    assert cells and len(code) > len(cells)
+    module = {name for name in vars(glm_client) if not name.startswith("__")}
+    retyped = set().union(*(defined_names(source) for source in code)) & module
+    assert not retyped, f"{language}/{LESSON} re-types {sorted(retyped)} from glm_client.py"
+
+
+def notebook(language):
+    return nbformat.read(NOTEBOOKS / language / LESSON, as_version=4).cells
+
+
+def map_table(language):
+    """The names in the third column of the lesson's map of glm_client.py's parts."""
+    tables = [cell.source for cell in notebook(language)
+              if cell.cell_type == "markdown" and "|---|" in cell.source
+              and "`merge_tool_call_fragments`" in cell.source]
+    assert len(tables) == 1, f"{language}: expected one map of the parts"
+    rows = [line for line in tables[0].splitlines() if re.match(r"\| \d\. ", line)]
+    return {name for row in rows for name in re.findall(r"`(\w+)`", row.split("|")[3])}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_map_names_exactly_the_modules_public_names(language):
+    named = map_table(language)
+    assert named == set(glm_client.__all__), (
+        f"in the map, not public: {sorted(named - set(glm_client.__all__))}; "
+        f"public, not in the map: {sorted(set(glm_client.__all__) - named)}")
+
+
+def test_a_map_that_misses_a_name_is_caught():
+    """The map check can fail: a module name left out is reported."""
+    assert map_table("en") - {"GLMAuth"} != set(glm_client.__all__)
+
+
+# -- the reasoning printer, fed thinking streams ---------------------------------------
+def printed_stream(printer_owner, client, messages, capsys):
+    printer = printer_owner.Printer()
+    answer = client.stream(messages, on_reasoning=printer.reasoning, on_content=printer.answer)
+    return answer, capsys.readouterr().out
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_reasoning_is_dimmed_and_the_answer_starts_on_its_own_line(language, strict, capsys):
+    answer, out = printed_stream(lesson(language), client_for(strict),
+                                 [{"role": "user", "content": TIPS[language]}], capsys)
+    assert answer.reasoning and answer.content
+    dimmed, _, rest = out.rpartition(RESET + "\n")
+    assert rest == answer.content  # the answer whole, after one line break
+    assert dimmed.startswith(DIM)
+    assert (dimmed + RESET).replace(DIM, "").replace(RESET, "") == answer.reasoning
+
+
+def test_a_stream_that_opens_with_an_empty_answer_and_a_newline_of_reasoning(capsys):
+    """glm-4.5-flash's first delta is {"content": "", "reasoning_content": "\\n"} (facts 7.2):
+    the empty content must not start the answer's line early."""
+    printer, pieces = lesson("en").Printer(), []
+
+    def on_content(text):
+        pieces.append(text)
+        printer.answer(text)
+
+    with glm_offline.start(pacing="instant", strict=False) as server:  # a generated reply
+        answer = client_for(server, model="glm-4.5-flash").stream(
+            [{"role": "user", "content": "Say hello in five words."}],
+            on_reasoning=printer.reasoning, on_content=on_content)
+    assert answer.reasoning.startswith("\n") and answer.content
+    assert "" not in pieces and "".join(pieces) == answer.content
+    assert capsys.readouterr().out.endswith(RESET + "\n" + answer.content)
+
+
+def test_the_printer_alone_on_the_captured_delta_shapes(capsys):
+    """Reasoning-only deltas (no "content" key) and the newline-first delta, through Answer."""
+    ns = lesson("en")
+    printer, answer = ns.Printer(), glm_client.Answer()
+    for delta in [{"role": "assistant", "reasoning_content": "Think"},
+                  {"content": "", "reasoning_content": "\n"},
+                  {"content": "Hi", "reasoning_content": ""}, {"content": "!"}]:
+        reasoning, content = answer.add_chunk({"choices": [{"index": 0, "delta": delta}]})
+        if reasoning:
+            printer.reasoning(reasoning)
+        if content:
+            printer.answer(content)
+    assert capsys.readouterr().out == f"{DIM}Think{RESET}{DIM}\n{RESET}\nHi!"
+
+
+# -- the weather tool loop ----------------------------------------------------------------
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_tool_loop_sends_the_reasoning_back_and_gets_the_recorded_answer(language, strict,
+                                                                              capsys):
+    # strict: the second request matches its recording only if it carries the assistant
+    # turn with its reasoning_content and the tool's result, as the lesson sends them.
+    ns = lesson(language)
+    answer = ns.ask_with_tools(client_for(strict).chat, UMBRELLA[language])
+    assert answer.content == UMBRELLA_ANSWER[language] and answer.reasoning
+    assert CITY[language] in capsys.readouterr().out
+
+
+def test_the_tool_loop_runs_every_call_and_keeps_ids_and_order():
+    ns = lesson("en")
+    seen = []
+    calls = [{"id": "call_a", "index": -1, "type": "function",
+              "function": {"name": "get_weather", "arguments": '{"city": "Beijing"}'}},
+             {"id": "call_b", "index": -1, "type": "function",
+              "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}]
+    replies = [glm_client.Answer(reasoning="two cities", tool_calls=calls,
+                                 finish_reason="tool_calls"),
+               glm_client.Answer(content="Done.", finish_reason="stop")]
+
+    def send(messages, **options):
+        seen.append([dict(message) for message in messages])
+        assert options == {"tools": [ns.WEATHER_TOOL]}
+        return replies[len(seen) - 1]
+
+    assert ns.ask_with_tools(send, "Beijing and Paris?").content == "Done."
+    assistant, first, second = seen[1][1:]
+    assert assistant["reasoning_content"] == "two cities"
+    assert all("index" not in call for call in assistant["tool_calls"])
+    assert (first["tool_call_id"], second["tool_call_id"]) == ("call_a", "call_b")
+    assert '"sunny"' in first["content"] and "no weather data" in second["content"]
+
+
+# -- what the exercises claim -------------------------------------------------------------
+@pytest.mark.parametrize("language, city", [("en", "Beijing"), ("zh", "北京")])
+def test_exercise_1_the_tool_stream_fragments_become_one_call(language, city, strict):
+    ns = lesson(language)
+    question = {"en": "What's the weather like in Beijing right now?",
+                "zh": "北京现在天气怎么样？"}[language]
+    reply = client_for(strict).stream([{"role": "user", "content": question}],
+                                      tools=[ns.WEATHER_TOOL], tool_stream=True,
+                                      thinking={"type": "disabled"})
+    (call,) = reply.tool_calls
+    assert call["function"]["name"] == "get_weather"
+    assert call["function"]["arguments"] == f'{{"city": "{city}"}}'
+
+
+def connections_for_three_streams(server):
+    client = client_for(server)
+    since = len(server.history)
+    for _ in range(3):
+        client.stream([{"role": "user", "content": TIPS["en"]}])
+    seen = server.wait_for_exchanges(since + 3)[since:]
+    return len({exchange.connection for exchange in seen})
+
+
+def test_exercise_3_streams_share_a_connection_only_when_read_to_the_end(monkeypatch):
     with glm_offline.start(pacing="instant", strict=True) as own:
-        client = make_client(glm, own, use_jwt=False)
-        for _ in range(3):
-            client.chat(question())
-            client.stream(tips())
-        seen = settled_history(own, 6)
-    assert len(seen) == 6 and len({exchange.connection for exchange in seen}) == 1
+        assert connections_for_three_streams(own) == 1
+        monkeypatch.setattr(glm_client, "_read_to_end", lambda raw: None)
+        assert connections_for_three_streams(own) == 3

@@ -6,6 +6,7 @@ for gzip, a tiny http.server. Only 127.0.0.1 is ever contacted.
 
 import gzip
 import json
+import os
 import queue
 import signal
 import socket
@@ -147,7 +148,8 @@ def test_recordings_replay_identically_in_strict_mode(upstream, proxy, output):
     names = [item["name"] for item in read_cassette(output)["interactions"]]
     with glm_offline.start(cassette_dirs=[output.parent], strict=True, pacing="instant") as replay:
         assert [post(replay.base_url, body).content for body in asked] == direct
-        assert [exchange.source for exchange in replay.history] == [f"recorded:{n}" for n in names]
+        history = replay.wait_for_exchanges(len(asked), timeout=10)
+        assert [exchange.source for exchange in history] == [f"recorded:{n}" for n in names]
     assert names == ["rec-001-name-a-colour", "rec-002-name-a-colour-stream",
                      "rec-003-你好-stream"]
 
@@ -219,7 +221,7 @@ def test_requests_replay_rejects_by_itself_are_not_recorded(proxy, output, capsy
     assert recorded_statuses(output) == []
     printed = capsys.readouterr().out
     assert "the replay server answers this request itself (400, code 1211)" in printed
-    assert "the replay server answers this request itself (400, code 1214)" in printed
+    assert "the replay server answers this request itself (400, code 1210)" in printed
 
 
 def test_a_request_already_recorded_is_not_recorded_again(upstream, proxy, output, capsys):
@@ -392,3 +394,108 @@ def test_the_command_line_records_one_exchange_and_stops_cleanly_on_ctrl_c(upstr
     stderr = process.stderr.read()
     assert "Traceback" not in stderr, stderr
     assert [item.name for item in load_file(output)[1]] == ["rec-001-from-the-command-line"]
+
+
+# -- one writer, nothing leaked, arguments checked ---------------------------------------------
+
+def test_a_second_recorder_on_the_same_file_is_refused_until_the_first_stops(upstream, output):
+    first = start_recorder(upstream.base_url, output)
+    try:
+        with pytest.raises(CassetteError, match=r"another recorder \(process \d+\) is writing"):
+            start_recorder(upstream.base_url, output)
+        assert post(first.base_url, ask("Only one writer.")).status_code == 200
+    finally:
+        first.stop()
+    with start_recorder(upstream.base_url, output) as second:
+        assert post(second.base_url, ask("The next writer.")).status_code == 200
+    assert len(read_cassette(output)["interactions"]) == 2
+    assert [p.name for p in output.parent.iterdir()] == ["rec.json"]  # no lock file left
+
+
+def test_the_command_line_refuses_a_file_another_recorder_is_writing(upstream, output):
+    with start_recorder(upstream.base_url, output):  # another process: the lock is the system's
+        result = subprocess.run([sys.executable, "-m", "glm_offline", "record", "--output",
+                                 str(output), "--upstream", upstream.base_url, "--port", "0"],
+                                capture_output=True, text=True, timeout=20)
+    assert result.returncode == 2
+    assert f"another recorder (process {os.getpid()}) is writing" in result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+def test_concurrent_clients_lose_no_exchange(upstream, proxy, output):
+    texts = [f"Parallel question {number}." for number in range(24)]
+    threads = [threading.Thread(target=post, args=(proxy.base_url, ask(text))) for text in texts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    recorded = {item["request"]["body"]["messages"][0]["content"]
+                for item in read_cassette(output)["interactions"]}
+    assert recorded == set(texts)
+
+
+def test_keys_in_bodies_and_streams_are_redacted_before_anything_is_stored(upstream, proxy,
+                                                                          output, capsys):
+    key_shaped = "0123456789abcdef" * 2 + "." + "AbCdEfGh" * 2  # built here: no key in the source
+    for stream in (False, True):
+        body = ask(f"My key is {KEY}, secret {KEY_SECRET}, another {key_shaped}.", stream=stream)
+        body["user_id"] = KEY
+        direct = post(upstream.base_url, body)
+        assert post(proxy.base_url, body).content == direct.content  # the client sees it all
+    text = output.read_text(encoding="utf-8")
+    for secret in (KEY, KEY_SECRET, key_shaped):
+        assert secret not in text
+    assert text.count("<redacted>") >= 8  # 4 in each request body
+    assert "redacted 4 key(s) or token(s) in POST /api/paas/v4/chat/completions" in \
+        capsys.readouterr().out
+
+
+class CookieUpstream(BaseHTTPRequestHandler):
+    """Sets a cookie on every answer and remembers the Cookie header of each request."""
+
+    protocol_version = "HTTP/1.1"
+    cookies_seen = []
+
+    def do_POST(self):  # noqa: N802 (stdlib name)
+        self.rfile.read(int(self.headers["Content-Length"]))
+        CookieUpstream.cookies_seen.append(self.headers.get("Cookie"))
+        data = json.dumps({"choices": []}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Set-Cookie", f"session=attendee-{len(self.cookies_seen)}; Path=/")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format, *args):  # noqa: A002 (stdlib signature)
+        pass
+
+
+def test_an_upstream_cookie_is_never_sent_for_a_later_client(output):
+    CookieUpstream.cookies_seen = []
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), CookieUpstream)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        upstream_url = f"http://127.0.0.1:{httpd.server_address[1]}/api/paas/v4"
+        with start_recorder(upstream_url, output) as proxy:
+            answers = [post(proxy.base_url, ask(f"Attendee {n}.")) for n in range(3)]
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join()
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    assert "Set-Cookie" not in answers[0].headers
+    assert CookieUpstream.cookies_seen == [None, None, None]
+
+
+@pytest.mark.parametrize("timeout", ["0", "-1", "inf", "nan", "1e9"])
+def test_a_bad_timeout_is_refused_before_anything_starts(output, timeout):
+    result = subprocess.run([sys.executable, "-m", "glm_offline", "record", "--output",
+                             str(output), "--upstream", "http://127.0.0.1:9/api/paas/v4",
+                             "--port", "0", "--timeout", timeout],
+                            capture_output=True, text=True, timeout=20)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: --timeout must be a number of seconds above 0")
+    assert result.stderr.count("\n") == 1 and result.stdout == ""
+    assert not output.exists()

@@ -1,6 +1,5 @@
 """`scripts/execute_notebooks.py --check`: passes on a fresh lesson, names a stale cell."""
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,12 +15,6 @@ LESSON = ROOT / "notebooks" / "en" / "01-keys-and-tokens.ipynb"
 
 
 
-def run_check(path):
-    result = subprocess.run([sys.executable, str(SCRIPT), "--check", str(path)],
-                            capture_output=True, text=True, timeout=120, cwd=ROOT)
-    return result.returncode, result.stdout
-
-
 def first_stream_cell(nb):
     for index, cell in enumerate(nb.cells):
         if cell.cell_type == "code" and any(o.output_type == "stream" for o in cell.outputs):
@@ -30,34 +23,30 @@ def first_stream_cell(nb):
     pytest.fail("lesson has no code cell with printed output")
 
 
-@pytest.fixture
-def lesson_copy(tmp_path):
-    copy = tmp_path / LESSON.name
-    shutil.copy(LESSON, copy)
-    return copy
-
-
-def test_check_passes_then_names_the_stale_cell(lesson_copy):
-    before = lesson_copy.read_bytes()
-    code, out = run_check(lesson_copy)
-    assert code == 0, out
-    assert "up to date" in out
-    assert lesson_copy.read_bytes() == before, "--check must write nothing"
-
-    nb = nbformat.read(lesson_copy, as_version=4)
-    index = first_stream_cell(nb)
+def test_check_passes_a_fresh_lesson_and_names_the_stale_cell_of_another(tmp_path):
+    """One run of the script (a kernel per notebook): a fresh copy and a stale one."""
+    fresh, stale_copy = tmp_path / "fresh" / LESSON.name, tmp_path / "stale" / LESSON.name
+    lesson = nbformat.read(LESSON, as_version=4)
+    index = first_stream_cell(lesson)
+    lesson.cells = lesson.cells[:index + 1]  # the lesson up to its first printed output
+    for copy in (fresh, stale_copy):
+        copy.parent.mkdir()
+        nbformat.write(lesson, copy)
+    nb = nbformat.read(stale_copy, as_version=4)
     stream = next(o for o in nb.cells[index].outputs if o.output_type == "stream")
     stream.text = "something the code no longer prints\n" + stream.text
-    nbformat.write(nb, lesson_copy)
-    before = lesson_copy.read_bytes()
+    nbformat.write(nb, stale_copy)
+    before = {copy: copy.read_bytes() for copy in (fresh, stale_copy)}
 
-    code, out = run_check(lesson_copy)
-    assert code == 1, out
-    stale = [line for line in out.splitlines() if "is stale" in line]
-    assert len(stale) == 1, out
-    assert f"cell {index} is stale" in stale[0]
+    result = subprocess.run([sys.executable, str(SCRIPT), "--check", str(fresh), str(stale_copy)],
+                            capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert [line for line in lines if line.endswith(": up to date")] == [f"{fresh}: up to date"]
+    stale = [line for line in lines if "is stale" in line]
+    assert len(stale) == 1 and stale[0].startswith(f"{stale_copy}: cell {index} is stale"), lines
     assert "something the code no longer prints" in stale[0]
-    assert lesson_copy.read_bytes() == before, "--check must write nothing"
+    assert all(copy.read_bytes() == data for copy, data in before.items()), "--check wrote"
 
 
 def code_cell(source, text):

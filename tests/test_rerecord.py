@@ -21,7 +21,8 @@ import execute_notebooks
 import glm_offline
 import rerecord
 from conftest import serve_command
-from glm_offline.cassettes import PACKAGE_CASSETTES, first_difference, load_file
+from glm_offline.cassettes import PACKAGE_CASSETTES, load_file
+from glm_offline.matching import first_difference
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "rerecord.py"
@@ -140,7 +141,7 @@ def test_serve_refuses_a_missing_folder(tmp_path):
     (["--lessons", "02"], None, "ZHIPUAI_API_KEY is not set"),
     (["--lessons", "02"], glm_offline.OFFLINE_API_KEY, "the offline server's key"),
     (["--lessons", "02"], "no-dot-in-this-key", "API key must look like"),
-    (["--lessons", "07"], TEST_KEY, "lesson 08 (async chat) is not re-recorded"),
+    (["--lessons", "08"], TEST_KEY, "lesson 08 (async chat) is not re-recorded"),
     (["--lessons", "99"], TEST_KEY, "no lesson 99"),
     (["--replace", "--output-dir", "."], TEST_KEY, "--replace removes the packaged"),
     (["--upstream", "open.bigmodel.cn"], TEST_KEY, "--upstream must be an http(s) URL"),

@@ -1,333 +1,308 @@
-"""Lesson 05's retry policy, tested from the notebook itself.
+"""Lesson 05's retry pieces and calls, tested from the notebook itself.
 
-The code cells tagged "retry-policy" (the exception, the error mapping, the retry decision,
-the backoff schedule and the loop) are run here as they stand in each language's notebook,
-so what a reader copies is what these tests cover. Only the last test opens a socket: its
-point is a real call through the recorded server.
+The cells tagged "glm-client" (is_retryable, backoff_delays: glm_client.py's own code, which
+tests/test_lessons_teach_the_client.py keeps identical) and "retry-lesson" (the lesson's chat
+call, its streamed call and its retry loop) are run here as they stand in each language's
+notebook, so what a reader copies is what these tests cover. The streamed call is fed
+thinking streams built by hand, without sockets; only the last test opens one, for a real
+call through the recorded server.
 """
 
-import random
-from pathlib import Path
+import json
 
 import pytest
 import requests
 
+import glm_client
 import glm_offline
-from conftest import fake_response, run_lesson_cells, settled_history
+from conftest import fake_response, run_lesson_cells
 
-ROOT = Path(__file__).resolve().parent.parent
 LESSON = "05-errors-and-retries.ipynb"
-TAG = "retry-policy"
+TAGS = ["glm-client", "retry-lesson"]
+MODEL = "glm-4.7-flash"
 
 
-def load_policy(language):
-    # requests is imported by the lesson's first code cell
-    return run_lesson_cells(language, LESSON, [TAG], {"requests": requests})
+class FakeStreamResponse:
+    """What session.post(..., stream=True) returns, for a body given as byte chunks."""
+
+    def __init__(self, chunks, status=200, body=None):
+        self.chunks, self.status_code = list(chunks), status
+        self.ok = status < 400
+        self._body = body
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def iter_content(self, chunk_size=None):
+        yield from self.chunks
+
+    def json(self):
+        return self._body
+
+    @property
+    def text(self):
+        return json.dumps(self._body)
+
+    headers = {}
+    reason = ""
+
+
+class FakeSession:
+    """Answers every post with the next of `responses`; remembers the bodies sent."""
+
+    def __init__(self, *responses):
+        self.responses, self.sent = list(responses), []
+
+    def post(self, url, json=None, **options):
+        self.sent.append(json)
+        return self.responses.pop(0)
+
+
+def load(language, session=None, chat_url="http://glm.invalid/chat/completions"):
+    namespace = {"session": session, "CHAT_URL": chat_url,
+                 "MODEL": MODEL, "days": [{"role": "user", "content": "days?"}],
+                 # imported by an earlier, untagged cell of the lesson
+                 "APIError": glm_client.APIError, "GLMError": glm_client.GLMError,
+                 "api_error_from": glm_client.api_error_from}
+    return run_lesson_cells(language, LESSON, TAGS, namespace)
 
 
 @pytest.fixture(scope="module", params=["en", "zh"])
 def lesson(request):
-    return load_policy(request.param)
+    return load(request.param)
 
 
-def glm(lesson, status, code, retry_after_seconds=None):
-    return lesson.GLMError(status, code, "message", retry_after_seconds)
+def glm(status, code):
+    return glm_client.APIError(status, code, "message")
 
 
-class Clock:
-    """Moves only when sleep() is called; remembers every sleep."""
-
-    def __init__(self):
-        self.now = 0.0
-        self.sleeps = []
-
-    def clock(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.sleeps.append(seconds)
-        self.now += seconds
+def sse(*deltas, finish="stop", done=True):
+    """The bytes of a stream: one chunk per delta, the last with finish_reason and usage."""
+    events = []
+    for position, delta in enumerate(deltas):
+        choice = {"index": 0, "delta": delta}
+        if position == len(deltas) - 1 and finish:
+            choice["finish_reason"] = finish
+        events.append({"id": "x", "model": MODEL, "choices": [choice]})
+    raw = "".join(f"data: {json.dumps(e, ensure_ascii=False)}\n\n" for e in events)
+    return (raw + ("data: [DONE]\n\n" if done else "")).encode()
 
 
-def calls_from(outcomes):
-    """A call() that raises or returns the given outcomes in order, counting its calls."""
-    outcomes = list(outcomes)
-
-    def call():
-        call.count += 1
-        outcome = outcomes.pop(0)
-        if isinstance(outcome, BaseException):
-            raise outcome
-        return outcome
-    call.count = 0
-    return call
+# A glm-4.5-flash style first delta, reasoning-only deltas without a "content" key, the
+# answer, and an empty last delta (facts 7.2).
+THINKING = sse({"role": "assistant", "content": "", "reasoning_content": "\n"},
+               {"role": "assistant", "reasoning_content": "Seven days,"},
+               {"role": "assistant", "reasoning_content": " Monday first."},
+               {"role": "assistant", "content": "Monday"},
+               {"role": "assistant", "content": ", Tuesday", "reasoning_content": ""},
+               {"role": "assistant", "content": ""})
 
 
-def quiet_retries(lesson, call, policy=None, clock=None, rng=lambda: 1.0):
-    clock = clock or Clock()
-    policy = policy or lesson.RetryPolicy()
-    return lesson.with_retries(call, policy, sleep=clock.sleep, clock=clock.clock, rng=rng,
-                               log=lambda message: None)
-
-
-def test_the_notebook_tags_every_policy_cell(lesson):
-    for name in ("GLMError", "raise_for_glm", "PartialAnswer", "NETWORK_ERRORS", "is_retryable",
-                 "backoff_seconds", "RetryPolicy", "retry_delay", "with_retries"):
+def test_the_notebook_tags_every_piece(lesson):
+    for name in ("RETRY_CODES", "is_retryable", "backoff_delays", "chat", "stream_days",
+                 "with_retries"):
         assert hasattr(lesson, name), f"no tagged cell defines {name}"
 
 
-# -- raise_for_glm: the error mapping ---------------------------------------------------------
-
-def test_a_success_raises_nothing(lesson):
-    assert lesson.raise_for_glm(fake_response(200, {"choices": []})) is None
-
-
-def test_a_glm_error_body_gives_status_code_and_message(lesson):
-    body = {"error": {"code": "1113", "message": "您的账户已欠费，请充值后重试。"}}
-    with pytest.raises(lesson.GLMError) as caught:
-        lesson.raise_for_glm(fake_response(429, body))
-    error = caught.value
-    assert (error.status, error.code) == (429, "1113")
-    assert error.message == "您的账户已欠费，请充值后重试。"
-    assert error.retry_after_seconds is None
-
-
-def test_a_numeric_code_becomes_a_string(lesson):
-    with pytest.raises(lesson.GLMError) as caught:
-        lesson.raise_for_glm(fake_response(429, {"error": {"code": 1302, "message": "slow down"}}))
-    assert caught.value.code == "1302"
-
-
-def test_a_body_that_is_not_glms_uses_the_status_as_code(lesson):
-    with pytest.raises(lesson.GLMError) as caught:
-        lesson.raise_for_glm(fake_response(502, b"<html>Bad Gateway</html>"))
-    assert (caught.value.status, caught.value.code) == (502, "502")
-    assert "Bad Gateway" in caught.value.message
-
-
-def test_retry_after_in_seconds_is_kept(lesson):
-    with pytest.raises(lesson.GLMError) as caught:
-        lesson.raise_for_glm(fake_response(429, {"error": {"code": "1305", "message": "busy"}},
-                                           {"Retry-After": "3"}))
-    assert caught.value.retry_after_seconds == 3
-
-
-def test_retry_after_as_a_date_is_ignored(lesson):
-    with pytest.raises(lesson.GLMError) as caught:
-        lesson.raise_for_glm(fake_response(503, {"error": {"code": "503", "message": "down"}},
-                                           {"Retry-After": "Wed, 25 Nov 2026 08:00:05 GMT"}))
-    assert caught.value.retry_after_seconds is None
-
-
-# -- is_retryable: decide from the code -------------------------------------------------------
+# -- is_retryable: the table of section 2 ------------------------------------------------------
 
 @pytest.mark.parametrize("status, code", [(429, "1302"), (429, "1305"), (500, "1200"),
-                                          (500, "1230"), (500, "1234")])
+                                          (500, "1230"), (500, "1234"), (500, "500"),
+                                          (502, "502"), (503, "503"), (429, "429")])
 def test_passing_failures_are_retried(lesson, status, code):
-    assert lesson.is_retryable(glm(lesson, status, code))
+    assert lesson.is_retryable(glm(status, code))
 
 
 @pytest.mark.parametrize("status, code", [
-    (401, "1000"), (401, "1001"), (401, "1002"), (401, "1003"), (401, "1004"), (401, "1005"),
-    (400, "1210"), (400, "1211"), (400, "1213"), (400, "1214"), (400, "1261"), (400, "1301"),
-    (429, "1113"), (429, "1308")])
+    (401, "1000"), (401, "401"), (401, "1001"), (401, "1003"), (429, "1113"), (400, "1210"),
+    (400, "1211"), (400, "1214"), (400, "1261"), (400, "1301"), (429, "1308"), (429, "1321"),
+    (404, "404")])
 def test_final_failures_are_never_retried(lesson, status, code):
-    assert not lesson.is_retryable(glm(lesson, status, code))
+    assert not lesson.is_retryable(glm(status, code))
 
 
 def test_no_balance_is_not_a_rate_limit_although_both_are_429(lesson):
-    assert lesson.is_retryable(glm(lesson, 429, "1302"))
-    assert not lesson.is_retryable(glm(lesson, 429, "1113"))
-
-
-@pytest.mark.parametrize("status, expected", [(429, True), (500, True), (502, True), (503, True),
-                                              (504, True), (400, False), (401, False),
-                                              (404, False), (413, False)])
-def test_without_a_glm_code_the_status_decides(lesson, status, expected):
-    assert lesson.is_retryable(glm(lesson, status, str(status))) is expected
+    assert lesson.is_retryable(glm(429, "1302"))
+    assert not lesson.is_retryable(glm(429, "1113"))
 
 
 @pytest.mark.parametrize("error", [requests.ConnectionError(), requests.ConnectTimeout(),
                                    requests.ReadTimeout(),
-                                   requests.exceptions.ChunkedEncodingError()])
+                                   requests.exceptions.ChunkedEncodingError(),
+                                   glm_client.NetworkError("refused")])
 def test_network_errors_before_an_answer_are_retried(lesson, error):
     assert lesson.is_retryable(error)
 
 
-def test_a_half_delivered_answer_is_never_retried(lesson):
-    partial = lesson.PartialAnswer("Monday, Tuesday,")
-    assert isinstance(partial, lesson.GLMError)
-    assert partial.text == "Monday, Tuesday,"
+def test_a_half_delivered_answer_is_never_retried_even_when_cut_by_a_1302(lesson):
+    partial = glm_client.IncompleteAnswer("cut", glm_client.Answer(content="Monday,"))
+    partial.__cause__ = glm(200, "1302")
     assert not lesson.is_retryable(partial)
 
 
-# -- backoff_seconds: the schedule ------------------------------------------------------------
-
-def test_backoff_doubles_up_to_the_cap(lesson):
-    waits = [lesson.backoff_seconds(attempt, lambda: 1.0) for attempt in range(1, 8)]
-    assert waits == [0.5, 1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
+def test_anything_else_is_not_retried(lesson):
+    assert not lesson.is_retryable(KeyError("choices"))
 
 
-def test_jitter_never_waits_less_than_half(lesson):
-    waits = [lesson.backoff_seconds(attempt, lambda: 0.0) for attempt in range(1, 6)]
-    assert waits == [0.25, 0.5, 1.0, 2.0, 4.0]
+# -- backoff_delays: full jitter ------------------------------------------------------------
+
+def test_the_ceilings_double_from_half_a_second_up_to_eight(lesson):
+    assert list(lesson.backoff_delays(attempts=7, rng=lambda: 1.0)) == [
+        0.5, 1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
 
 
-def test_jitter_stays_between_half_and_all_of_the_ceiling(lesson):
-    rng = random.Random(0).random
-    for attempt in range(1, 10):
-        ceiling = min(8.0, 0.5 * 2 ** (attempt - 1))
-        for _ in range(50):
-            assert ceiling / 2 <= lesson.backoff_seconds(attempt, rng) <= ceiling
+def test_full_jitter_can_wait_nothing(lesson):
+    assert list(lesson.backoff_delays(attempts=3, rng=lambda: 0.0)) == [0.0, 0.0, 0.0]
 
 
-def test_backoff_takes_base_and_cap(lesson):
-    assert lesson.backoff_seconds(3, lambda: 1.0, base_seconds=1.0, cap_seconds=3.0) == 3.0
+def test_each_wait_is_the_random_share_of_its_ceiling(lesson):
+    shares = [0.25, 0.5, 0.75]
+    rng = iter(shares).__next__
+    assert list(lesson.backoff_delays(attempts=3, rng=rng)) == [0.125, 0.5, 1.5]
 
 
-def test_the_lesson_schedule_is_the_printed_one(lesson):
-    rng = random.Random(4).random
-    waits = [round(lesson.backoff_seconds(attempt, rng), 2) for attempt in range(1, 5)]
-    assert waits == [0.31, 0.55, 1.40, 2.31]
+def test_attempts_gives_the_number_of_waits(lesson):
+    assert len(list(lesson.backoff_delays(attempts=4, rng=lambda: 1.0))) == 4
+    assert list(lesson.backoff_delays(attempts=0)) == []
 
 
-# -- retry_delay: when to stop ----------------------------------------------------------------
+# -- with_retries: the loop -----------------------------------------------------------------
 
-def test_a_retryable_error_gets_the_backoff(lesson):
-    assert lesson.retry_delay(glm(lesson, 429, "1302"), 2, 0.0, lambda: 1.0) == 1.0
+def calls_from(outcomes):
+    """A send() that raises or returns the given outcomes in order, counting its calls."""
+    outcomes = list(outcomes)
 
-
-def test_a_final_error_gets_no_delay(lesson):
-    assert lesson.retry_delay(glm(lesson, 429, "1113"), 1, 0.0, lambda: 1.0) is None
-
-
-def test_no_delay_after_the_last_attempt(lesson):
-    policy = lesson.RetryPolicy(max_attempts=3)
-    error = glm(lesson, 503, "503")
-    assert lesson.retry_delay(error, 2, 0.0, lambda: 1.0, policy) is not None
-    assert lesson.retry_delay(error, 3, 0.0, lambda: 1.0, policy) is None
-
-
-def test_no_delay_that_would_pass_the_total_time(lesson):
-    policy = lesson.RetryPolicy(max_total_seconds=10)
-    error = glm(lesson, 500, "1200")
-    assert lesson.retry_delay(error, 1, 9.5, lambda: 1.0, policy) == 0.5  # ends exactly at 10
-    assert lesson.retry_delay(error, 1, 9.6, lambda: 1.0, policy) is None
+    def send():
+        send.count += 1
+        outcome = outcomes.pop(0)
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+    send.count = 0
+    return send
 
 
-def test_retry_after_wins_over_the_formula(lesson):
-    error = glm(lesson, 429, "1305", retry_after_seconds=30)
-    assert lesson.retry_delay(error, 1, 0.0, lambda: 1.0) == 30
+def quiet(lesson, send, **options):
+    """with_retries with a sleep that only records (the loop's own lines go to capsys)."""
+    slept = []
+    return lesson.with_retries(send, sleep=slept.append, rng=lambda: 1.0, **options), slept
 
-
-def test_retry_after_past_the_budget_gives_up(lesson):
-    error = glm(lesson, 429, "1305", retry_after_seconds=3600)
-    assert lesson.retry_delay(error, 1, 0.0, lambda: 1.0) is None
-
-
-def test_retry_after_does_not_make_a_final_error_retryable(lesson):
-    assert lesson.retry_delay(glm(lesson, 429, "1113", retry_after_seconds=1), 1, 0.0,
-                              lambda: 1.0) is None
-
-
-def test_network_errors_get_the_backoff(lesson):
-    assert lesson.retry_delay(requests.ReadTimeout(), 1, 0.0, lambda: 1.0) == 0.5
-
-
-# -- with_retries: the loop -------------------------------------------------------------------
 
 def test_success_after_two_rate_limits(lesson):
-    clock = Clock()
-    call = calls_from([glm(lesson, 429, "1302"), glm(lesson, 429, "1302"), "answer"])
-    assert quiet_retries(lesson, call, clock=clock) == "answer"
-    assert call.count == 3
-    assert clock.sleeps == [0.5, 1.0]
+    send = calls_from([glm(429, "1302"), glm(429, "1302"), "answer"])
+    assert quiet(lesson, send) == ("answer", [0.5, 1.0])
+    assert send.count == 3
 
 
-def test_a_final_error_is_raised_after_one_call(lesson):
-    clock = Clock()
-    no_balance = glm(lesson, 429, "1113")
-    call = calls_from([no_balance, "never reached"])
-    with pytest.raises(lesson.GLMError) as caught:
-        quiet_retries(lesson, call, clock=clock)
-    assert caught.value is no_balance
-    assert call.count == 1 and clock.sleeps == []
+def test_no_balance_is_raised_after_one_call_without_waiting(lesson):
+    no_balance = glm(429, "1113")
+    send = calls_from([no_balance, "never reached"])
+    with pytest.raises(glm_client.APIError) as caught:
+        quiet(lesson, send)
+    assert caught.value is no_balance and send.count == 1
 
 
-def test_attempts_are_capped(lesson):
-    clock = Clock()
-    call = calls_from([glm(lesson, 503, "503")] * 10)
-    with pytest.raises(lesson.GLMError):
-        quiet_retries(lesson, call, lesson.RetryPolicy(max_attempts=4), clock)
-    assert call.count == 4 and len(clock.sleeps) == 3
-
-
-def test_total_time_is_capped(lesson):
-    clock = Clock()
-    call = calls_from([glm(lesson, 500, "1200")] * 10)
-    with pytest.raises(lesson.GLMError):
-        quiet_retries(lesson, call, lesson.RetryPolicy(max_attempts=10, max_total_seconds=3), clock)
-    assert clock.sleeps == [0.5, 1.0]  # the next wait, 2.0, would end at 3.5
-    assert clock.now <= 3
-
-
-def test_the_loop_sleeps_what_retry_after_says(lesson):
-    clock = Clock()
-    call = calls_from([glm(lesson, 429, "1305", retry_after_seconds=3), "answer"])
-    assert quiet_retries(lesson, call, clock=clock) == "answer"
-    assert clock.sleeps == [3]
+def test_attempts_cap_the_retries(lesson):
+    send = calls_from([glm(503, "503")] * 10)
+    with pytest.raises(glm_client.APIError):
+        quiet(lesson, send, attempts=2)
+    assert send.count == 3  # the first try and two retries
 
 
 def test_network_errors_are_retried_by_the_loop(lesson):
-    clock = Clock()
-    call = calls_from([requests.ConnectionError(), requests.ReadTimeout(), "answer"])
-    assert quiet_retries(lesson, call, clock=clock) == "answer"
-    assert call.count == 3
+    send = calls_from([requests.ConnectionError(), glm_client.NetworkError("cut"), "answer"])
+    assert quiet(lesson, send)[0] == "answer"
 
 
-def test_a_partial_answer_stops_the_loop(lesson):
-    call = calls_from([lesson.PartialAnswer("Monday,"), "answer"])
-    with pytest.raises(lesson.PartialAnswer):
-        quiet_retries(lesson, call)
-    assert call.count == 1
+def test_an_incomplete_answer_stops_the_loop(lesson):
+    send = calls_from([glm_client.IncompleteAnswer("cut", glm_client.Answer()), "answer"])
+    with pytest.raises(glm_client.IncompleteAnswer):
+        quiet(lesson, send)
+    assert send.count == 1
 
 
 def test_unrelated_exceptions_pass_straight_through(lesson):
-    call = calls_from([KeyError("choices"), "answer"])
+    send = calls_from([KeyError("choices"), "answer"])
     with pytest.raises(KeyError):
-        quiet_retries(lesson, call)
-    assert call.count == 1
+        quiet(lesson, send)
+    assert send.count == 1
 
 
-def test_the_loop_logs_each_decision(lesson):
-    messages = []
-    call = calls_from([glm(lesson, 429, "1302"), glm(lesson, 429, "1113")])
-    clock = Clock()
-    with pytest.raises(lesson.GLMError):
-        lesson.with_retries(call, sleep=clock.sleep, clock=clock.clock, rng=lambda: 1.0,
-                            log=messages.append)
-    assert len(messages) == 2
-    assert "1302" in messages[0] and "0.50" in messages[0]
-    assert "1113" in messages[1]
+# -- chat and stream_days, fed thinking answers ---------------------------------------------
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_chat_returns_the_answer_apart_from_the_reasoning(language):
+    body = {"choices": [{"index": 0, "finish_reason": "stop",
+                         "message": {"role": "assistant", "content": "Wait.",
+                                     "reasoning_content": "The user asks..."}}]}
+    session = FakeSession(fake_response(200, body))
+    answer = load(language, session).chat([{"role": "user", "content": "?"}])
+    assert (answer.content, answer.reasoning) == ("Wait.", "The user asks...")
+    assert session.sent == [{"model": MODEL, "messages": [{"role": "user", "content": "?"}]}]
 
 
-# -- a real call --------------------------------------------------------------------------------
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_chat_raises_the_business_code(language):
+    body = {"error": {"code": "1113", "message": "余额不足或无可用资源包,请充值。"}}
+    lesson = load(language, FakeSession(fake_response(429, body)))
+    with pytest.raises(glm_client.APIError) as caught:
+        lesson.chat([])
+    assert (caught.value.status, caught.value.code) == (429, "1113")
 
-def test_with_retries_against_the_recorded_server(lesson):
-    prompt = "In one sentence, what should a program do when a server answers 'too many requests'?"
-    body = {"model": "glm-4-flash-250414", "messages": [{"role": "user", "content": prompt}]}
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+@pytest.mark.parametrize("size", [None, 1, 7])
+def test_stream_days_prints_only_the_answer_of_a_thinking_stream(language, size, capsys):
+    chunks = [THINKING] if size is None else [THINKING[i:i + size]
+                                              for i in range(0, len(THINKING), size)]
+    load(language, FakeSession(FakeStreamResponse(chunks))).stream_days()
+    assert capsys.readouterr().out == "Monday, Tuesday"
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_stream_days_sends_a_streaming_request(language):
+    session = FakeSession(FakeStreamResponse([THINKING]))
+    load(language, session).stream_days()
+    assert session.sent[0]["stream"] is True and session.sent[0]["model"] == MODEL
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_a_stream_cut_after_the_reasoning_keeps_it(language, capsys):
+    cut = sse({"role": "assistant", "reasoning_content": "Seven days."},
+              {"role": "assistant", "content": "Monday"}, finish=None, done=False)
+    with pytest.raises(glm_client.IncompleteAnswer) as caught:
+        load(language, FakeSession(FakeStreamResponse([cut]))).stream_days()
+    assert caught.value.answer.reasoning == "Seven days."
+    assert caught.value.answer.content == "Monday" == capsys.readouterr().out
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_stream_days_raises_the_error_of_a_refused_stream(language):
+    body = {"error": {"code": "1302", "message": "您的账户已达到速率限制，请您控制请求频率"}}
+    refused = FakeStreamResponse([], status=429, body=body)
+    with pytest.raises(glm_client.APIError) as caught:
+        load(language, FakeSession(refused)).stream_days()
+    assert caught.value.code == "1302"
+
+
+# -- a real call ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_with_retries_and_chat_against_the_recorded_server(language):
+    prompt = {"en": "In one sentence, what should a program do when a server answers "
+                    "'too many requests'?",
+              "zh": "用一句话说说：服务器回答“请求过多”时，程序应该怎么做？"}[language]
     with glm_offline.start(strict=True, pacing="instant") as server:
+        session = requests.Session()
+        session.headers["Authorization"] = f"Bearer {server.api_key}"
+        lesson = load(language, session, server.base_url + "/chat/completions")
         server.inject("rate_limit", times=2)
-
-        def call():
-            response = requests.post(server.base_url + "/chat/completions", json=body, timeout=10,
-                                     headers={"Authorization": f"Bearer {server.api_key}"})
-            lesson.raise_for_glm(response)
-            return response.json()["choices"][0]["message"]["content"]
-
-        clock = Clock()
-        answer = quiet_retries(lesson, call, clock=clock)
-        assert answer.startswith("Wait a little")
-        assert clock.sleeps == [0.5, 1.0]
-        faults = [exchange.fault for exchange in settled_history(server, 3)]
+        answer, slept = quiet(lesson, lambda: lesson.chat([{"role": "user", "content": prompt}]))
+        assert answer.content and answer.finish_reason == "stop"
+        assert answer.reasoning, "glm-4.7-flash thinks: the recording carries reasoning_content"
+        assert slept == [0.5, 1.0]
+        faults = [exchange.fault for exchange in server.wait_for_exchanges(3, timeout=5)]
         assert faults == ["rate_limit", "rate_limit", ""]

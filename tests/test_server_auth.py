@@ -1,5 +1,7 @@
 """Authorization as the GLM v4 API takes it: a raw key or a millisecond JWT (facts section 1)."""
 
+import base64
+
 import jwt
 import pytest
 import requests
@@ -96,3 +98,26 @@ def test_other_api_keys_option():
         default_key = post(server, {"Authorization": f"Bearer {glm_offline.OFFLINE_API_KEY}"})
     assert ok.status_code == 200
     assert (default_key.status_code, default_key.json()) == (401, ERROR_1000)
+
+
+def segment(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+SIGNED_HEADER = segment(b'{"alg":"HS256","sign_type":"SIGN"}')
+PAYLOAD = segment(b'{"api_key":"glm-offline","exp":9999999999999,"timestamp":0}')
+
+
+@pytest.mark.parametrize("where", ["header", "payload"])
+@pytest.mark.parametrize("depth", [9, 990, 1400])  # 1400 levels: about the length limit
+def test_a_jwt_nested_thousands_of_levels_deep_is_a_clean_1002(clocked, capfd, where, depth):
+    nested = b"[" * depth + b"]" * depth
+    if where == "header":
+        parts = [segment(b'{"alg":"HS256","sign_type":"SIGN","x":' + nested + b"}"), PAYLOAD]
+    else:
+        parts = [SIGNED_HEADER, segment(b'{"api_key":"glm-offline","x":' + nested + b"}")]
+    token = ".".join([*parts, segment(b"not-a-signature")])
+    assert len(token) <= 4096  # over that, the length check alone would answer
+    r = post(clocked, {"Authorization": f"Bearer {token}"})
+    assert (r.status_code, r.json()) == (401, ERROR_1002)
+    assert "Traceback" not in capfd.readouterr().err

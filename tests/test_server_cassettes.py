@@ -2,6 +2,8 @@
 
 import json
 import re
+import subprocess
+import sys
 
 import pytest
 import requests
@@ -264,3 +266,96 @@ def test_duplicate_of_a_packaged_name_raises(tmp_path):
     write(tmp_path / "mine.json", cassette(interaction("hello-en")))
     with pytest.raises(glm_offline.CassetteError, match="'hello-en'"):
         glm_offline.start(pacing="instant", cassette_dirs=[tmp_path])
+
+
+# -- every field checked at load time ----------------------------------------------------------
+
+STREAM = {"status": 200, "sse": ["data: 1", "", "data: [DONE]", ""], "event_delays_ms": [5, 1]}
+
+
+def changed(part, **fields):
+    """One good interaction named 'edited' with fields of its request or response replaced
+    (a value of ... removes the field)."""
+    item = interaction("edited", response=dict(STREAM))
+    item[part] = {k: v for k, v in {**item[part], **fields}.items() if v is not ...}
+    return item
+
+
+@pytest.mark.parametrize("item, field, words", [
+    (changed("response", sse=None), "response.sse", "must be a list, not null"),
+    (changed("response", status=0), "response.status", "from 200 to 599, not 0"),
+    (changed("response", status=True), "response.status", "whole number"),
+    (changed("response", status=204), "response.status", "cannot carry a body"),
+    (changed("response", event_delays_ms=["5", "1"]), "response.event_delays_ms[0]",
+     'milliseconds from 0 to 3600000, not "5"'),
+    (changed("response", event_delays_ms=[-1, 1]), "response.event_delays_ms[0]", "not -1"),
+    (changed("response", event_delays_ms=[5]), "response.event_delays_ms",
+     "one delay per SSE event: 2 events, 1 delays"),
+    (changed("response", sse=["data: 1\ndata: 2", ""]), "response.sse[0]", "one line of text"),
+    (changed("response", sse=["", ""]), "response.sse", "at least one event"),
+    (changed("response", sse=..., json=None), "response.json", "must be an object, not null"),
+    (changed("response", sse=..., event_delays_ms=..., json={}, polls_before_done=-1),
+     "response.polls_before_done", "from 0 to 1000, not -1"),
+    (changed("response", polls_before_done=1), "response.polls_before_done",
+     "belongs to \"json\""),
+    (changed("response", sse=..., json={}), "response.event_delays_ms",
+     "belongs to \"sse\""),
+    (changed("response", event_delay_ms=[5, 1]), "response.event_delay_ms",
+     "is not a field of the format"),
+    (changed("request", method="FETCH"), "request.method", "must be one of GET, POST"),
+    (changed("request", path="api/paas/v4/chat/completions"), "request.path", "must be a path"),
+    (changed("request", path=CHAT + "?x=1"), "request.path", "no spaces, query or fragment"),
+    (changed("request", body=["not", "an", "object"]), "request.body", "JSON object"),
+    (changed("request", path=...), "request.path", "is missing"),
+    ({**changed("response"), "name": ""}, "name", "1 to 200 characters"),
+    ({**changed("response"), "name": "two\nlines"}, "name", "control characters"),
+], ids=["sse-null", "status-0", "status-bool", "status-204", "delays-strings", "delay-negative",
+        "delays-too-few", "sse-newline", "sse-no-event", "json-null", "polls-negative",
+        "polls-on-a-stream", "delays-on-json", "misspelt-field", "method", "path-relative",
+        "path-query", "body-list", "path-missing", "name-empty", "name-control"])
+def test_every_field_is_checked_when_the_cassette_loads(tmp_path, item, field, words):
+    path = write(tmp_path / "edited.json", cassette(interaction("fine"), item))
+    with pytest.raises(glm_offline.CassetteError) as error:
+        glm_offline.start(pacing="instant", cassette_dirs=[tmp_path])
+    message = str(error.value)
+    assert "\n" not in message
+    where = "interaction 1 (edited)" if item.get("name") == "edited" else "interaction 1"
+    assert message.startswith(f"{path}: {where}: {field} "), message
+    assert words in message
+
+
+@pytest.mark.parametrize("text, words", [
+    ('{"version": 1, "metadata": {}, "interactions": [], "extra": 1}', "extra is not a field"),
+    ('{"version": true, "metadata": {}, "interactions": []}', "version must be 1, not true"),
+    ('{"version": 1, "metadata": {"model": 4}, "interactions": []}', "metadata.model must be text"),
+    ('{"version": 1, "metadata": {}, "interactions": {}}', "interactions must be a list"),
+    ('{"version": 1, "metadata": {}, "interactions": [{"name": "n", "request": {"method": "POST",'
+     ' "path": "/p"}, "response": {"status": 200, "sse": ["data: 1"], "event_delays_ms": [NaN]}}]}',
+     "NaN is not JSON"),
+    ("[" * 100000 + "]" * 100000, "nests too deeply"),
+], ids=["top-level-extra", "version-bool", "metadata-number", "interactions-object", "nan",
+        "deep"])
+def test_file_level_mistakes_are_one_line_naming_the_file(tmp_path, text, words):
+    path = write(tmp_path / "edited.json", text)
+    with pytest.raises(glm_offline.CassetteError) as error:
+        glm_offline.start(pacing="instant", cassette_dirs=[tmp_path])
+    assert str(error.value).startswith(f"{path}: ") and "\n" not in str(error.value)
+    assert words in str(error.value)
+
+
+def test_a_cassette_saved_with_a_byte_order_mark_loads(tmp_path):
+    text = json.dumps(cassette(interaction("with-bom")), ensure_ascii=False)
+    (tmp_path / "bom.json").write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    with glm_offline.start(pacing="instant", strict=True, cassette_dirs=[tmp_path]) as server:
+        r = post(server, ask("A question only the extra cassette knows."))
+    assert r.json() == {"answer": "with-bom"}
+
+
+def test_serve_reports_a_bad_field_in_one_line(tmp_path):
+    write(tmp_path / "edited.json", cassette(changed("response", status=0)))
+    result = subprocess.run([sys.executable, "-m", "glm_offline", "serve", "--port", "0",
+                             "--cassettes", str(tmp_path)], capture_output=True, text=True,
+                            timeout=20)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert "interaction 0 (edited): response.status must be a whole number" in result.stderr

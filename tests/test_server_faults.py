@@ -17,7 +17,7 @@ STATUS_FAULTS = {
                                    "message": "您的账户已达到速率限制，请您控制请求频率"}}),
     "overloaded": (429, {"error": {"code": "1305",
                                    "message": "该模型当前访问量过大，请您稍后再试"}}),
-    "no_balance": (429, {"error": {"code": "1113", "message": "您的账户已欠费，请充值后重试。"}}),
+    "no_balance": (429, {"error": {"code": "1113", "message": "余额不足或无可用资源包,请充值。"}}),
     "server_error": (500, {"error": {"code": "1200", "message": "API 调用失败"}}),
     "unavailable": (503, {"error": {"code": "503", "message": "服务暂时不可用，请稍后重试。"}}),
 }
@@ -85,7 +85,8 @@ def test_status_fault_on_a_stream_is_a_json_error(shared, recordings, kind):
 def test_error_fault_with_any_documented_code(shared, recordings):
     shared.inject("error", code=1261)
     r = post(shared, body_of(recordings, "hello-en"))
-    assert (r.status_code, r.json()) == (400, {"error": {"code": "1261", "message": "Prompt 超长"}})
+    assert (r.status_code, r.json()) == (400, {"error": {"code": "1261",
+                                                         "message": "Prompt exceeds max length"}})
 
 
 def test_retry_after_header(shared, recordings):
@@ -214,7 +215,7 @@ def test_stream_only_fault_waits_for_a_stream(shared, recordings):
 
 
 def test_task_fail_ends_the_next_async_task_in_fail(shared, recordings):
-    question = {"model": "glm-4-flash-250414", "messages": [
+    question = {"model": "glm-4.7-flash", "messages": [
         {"role": "user", "content": "What is 12 times 12? Reply with the number only."}]}
     shared.inject("task_fail")
     assert post(shared, body_of(recordings, "hello-en")).status_code == 200  # not a task

@@ -22,9 +22,14 @@ def lenient():
 
 
 def bad_json(code, field=None):
-    messages = {"1210": "API调用参数有误，请检查文档。", "1211": "模型不存在，请检查模型代码。",
+    messages = {"1210": "API 调用参数有误，请检查文档。", "1211": "模型不存在，请检查模型代码。",
                 "1213": f"未正常接收到{field}参数。", "1214": f"{field} 参数非法。请检查文档。"}
     return {"error": {"code": code, "message": messages[code]}}
+
+
+def out_of_range(field, low, high):
+    """The 2026 live range error (glm-api-facts.md 7.3)."""
+    return {"error": {"code": "1210", "message": f"{field}参数非法：限制数值范围[{low},{high}]"}}
 
 
 def with_(**fields):
@@ -55,7 +60,7 @@ INVALID = {
     "messages-string": (with_(messages="hi"), bad_json("1214", "messages")),
     "message-not-object": (with_(messages=["hi"]), bad_json("1214", "messages[0]")),
     "bad-role": (with_(messages=[{"role": "robot", "content": "hi"}]),
-                 bad_json("1214", "messages[0].role")),
+                 {"error": {"code": "1214", "message": "角色信息不正确"}}),
     "content-number": (with_(messages=[{"role": "user", "content": 5}]),
                        bad_json("1214", "messages[0].content")),
     "only-system": (with_(messages=[{"role": "system", "content": "be brief"}]),
@@ -67,15 +72,16 @@ INVALID = {
                                   bad_json("1214", "messages[1].tool_call_id")),
     "tool-calls-not-list": (with_(messages=USER + [{"role": "assistant", "tool_calls": "x"}]),
                             bad_json("1214", "messages[1].tool_calls")),
-    "temperature-high": (with_(temperature=1.01), bad_json("1214", "temperature")),
-    "temperature-negative": (with_(temperature=-0.1), bad_json("1214", "temperature")),
+    "temperature-high": (with_(temperature=1.01), out_of_range("temperature", 0, 1)),
+    "temperature-two": (with_(temperature=2), out_of_range("temperature", 0, 1)),
+    "temperature-negative": (with_(temperature=-0.1), out_of_range("temperature", 0, 1)),
     "temperature-string": (with_(temperature="0.5"), bad_json("1214", "temperature")),
     "temperature-bool": (with_(temperature=True), bad_json("1214", "temperature")),
-    "top-p-zero": (with_(top_p=0), bad_json("1214", "top_p")),
-    "top-p-high": (with_(top_p=1.5), bad_json("1214", "top_p")),
+    "top-p-negative": (with_(top_p=-0.01), out_of_range("top_p", 0, 1)),
+    "top-p-high": (with_(top_p=1.5), out_of_range("top_p", 0, 1)),
     "top-p-bool": (with_(top_p=False), bad_json("1214", "top_p")),
-    "max-tokens-zero": (with_(max_tokens=0), bad_json("1214", "max_tokens")),
-    "max-tokens-too-big": (with_(max_tokens=131073), bad_json("1214", "max_tokens")),
+    "max-tokens-zero": (with_(max_tokens=0), out_of_range("max_tokens", 1, 131072)),
+    "max-tokens-too-big": (with_(max_tokens=131073), out_of_range("max_tokens", 1, 131072)),
     "max-tokens-float": (with_(max_tokens=10.0), bad_json("1214", "max_tokens")),
     "max-tokens-bool": (with_(max_tokens=True), bad_json("1214", "max_tokens")),
     "max-tokens-string": (with_(max_tokens="10"), bad_json("1214", "max_tokens")),
@@ -92,7 +98,7 @@ INVALID = {
     "tool-name-too-long": (with_(tools=[tool("f" * 65)]),
                            bad_json("1214", "tools[0].function.name")),
     "tool-name-chinese": (with_(tools=[tool("天气")]), bad_json("1214", "tools[0].function.name")),
-    "tool-choice-none": (with_(tool_choice="none"), bad_json("1214", "tool_choice")),
+    "tool-choice-unknown": (with_(tool_choice="any"), bad_json("1214", "tool_choice")),
     "tool-choice-object": (with_(tool_choice={"type": "function"}),
                            bad_json("1214", "tool_choice")),
 }
@@ -129,7 +135,7 @@ def test_explicit_nulls_match_the_recording(module_server, recordings):
 
 
 @pytest.mark.parametrize("fields", [
-    {"temperature": 0, "top_p": 0.01, "max_tokens": 1},
+    {"temperature": 0, "top_p": 0, "max_tokens": 1},
     {"temperature": 1.0, "top_p": 1, "max_tokens": 131072},
     {"stop": ["."], "do_sample": False, "request_id": "req-1"},
     {"stop": "."},

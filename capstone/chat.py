@@ -1,0 +1,217 @@
+"""capstone/chat.py: a command-line chat with GLM, built from glm_client (the reference solution).
+
+    ZHIPUAI_API_KEY=... python capstone/chat.py [--budget TOKENS] [--max-retries N]
+
+With ZHIPUAI_BASE_URL set too, it talks to that server (a recorded one: `python -m glm_offline
+serve` prints both variables). Type a message and press Enter; /quit, end of input (Ctrl-D,
+Ctrl-Z Enter on Windows) or Ctrl-C ends it with "goodbye" and exit status 0.
+
+What it does, and what tests/test_capstone.py checks (a learner's program keeps this contract):
+- prints the prompt "you> " and reads one line at a time from standard input;
+- streams each answer: the reasoning on lines that start with "[thinking] ", then the answer
+  on its own line after "glm> ";
+- keeps the conversation, trimmed to --budget rough tokens (oldest turns dropped first, the
+  newest turn always kept), and says "(history trimmed: ...)" when it drops something;
+- offers one tool, get_weather, runs the calls GLM asks for ("[tool] get_weather(...)"), sends
+  the results back and streams the answer to them;
+- retries what glm_client.is_retryable allows, saying "(retrying in ... s)" first; any other
+  failure is one line starting "error: " and the chat goes on.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+from glm_client import GLM_BASE_URL, GLMClient, GLMError, IncompleteAnswer
+
+SYSTEM_PROMPT = "You are a helpful assistant in a terminal. Answer in a few sentences."
+WEATHER = {"beijing": ("sunny", 23), "shanghai": ("cloudy", 26), "shenzhen": ("rain", 28),
+           "北京": ("晴", 23), "上海": ("多云", 26), "深圳": ("雨", 28)}
+TOOLS = [{"type": "function", "function": {
+    "name": "get_weather",
+    "description": "Current weather in a city: the sky and the temperature in °C.",
+    "parameters": {"type": "object",
+                   "properties": {"city": {"type": "string", "description": "City name"}},
+                   "required": ["city"]}}}]
+MAX_TOOL_ROUNDS = 3  # a model that keeps calling tools is stopped after this many rounds
+
+
+# -- The tool ---------------------------------------------------------------------------------
+def get_weather(city):
+    """A stand-in weather service: a small table, and an error for any other city."""
+    sky_celsius = WEATHER.get(str(city).strip().lower())
+    if sky_celsius is None:
+        return {"city": city, "error": "unknown city; try Beijing, Shanghai or Shenzhen"}
+    return {"city": city, "sky": sky_celsius[0], "celsius": sky_celsius[1]}
+
+
+def run_tool_call(call):
+    """The tool message answering one tool call; bad arguments become an error GLM can read."""
+    function = call["function"]
+    try:
+        arguments = json.loads(function["arguments"] or "{}")
+        if function["name"] != "get_weather":
+            raise ValueError(f"there is no tool named {function['name']!r}")
+        if not isinstance(arguments, dict):
+            raise ValueError("the arguments must be a JSON object")
+        result = get_weather(arguments["city"])
+    except (ValueError, KeyError) as error:  # json.JSONDecodeError is a ValueError
+        result = {"error": f"bad tool call: {error}"}
+    return {"role": "tool", "tool_call_id": call["id"],
+            "content": json.dumps(result, ensure_ascii=False)}
+
+
+# -- History within a token budget --------------------------------------------------------------
+def rough_tokens(message):
+    """About how many tokens a message costs: a CJK character is about one token, four other
+    characters are about one (UNVERIFIED: GLM's tokenizer is not published; the usage field of
+    each answer gives the true count afterwards)."""
+    text = json.dumps({k: v for k, v in message.items() if k != "role"}, ensure_ascii=False)
+    cjk = sum(1 for ch in text if "\u3000" <= ch <= "\u9fff")
+    return cjk + (len(text) - cjk) // 4 + 4  # + 4 for the role and the framing
+
+
+def trim_history(messages, budget, count=rough_tokens):
+    """(messages that fit in `budget`, how many were dropped). The system message stays; whole
+    turns (a user message and the replies and tool results after it) go, oldest first, so a
+    tool result never loses its call; the newest turn stays even if it alone is over budget."""
+    system = [m for m in messages[:1] if m["role"] == "system"]
+    rest = messages[len(system):]
+    starts = [i for i, m in enumerate(rest) if m["role"] == "user"] or [0]
+    for start in starts:
+        kept = rest[start:]
+        if sum(map(count, system + kept)) <= budget or start == starts[-1]:
+            return system + kept, len(rest) - len(kept)
+    return messages, 0  # unreachable: the loop always returns at the last start
+
+
+# -- One answer, streamed ---------------------------------------------------------------------
+class Printer:
+    """Writes a streamed answer: reasoning lines after "[thinking] ", the answer after "glm> "."""
+
+    def __init__(self, out):
+        self.out, self.part = out, None
+
+    def _switch(self, part, label):
+        if self.part != part:
+            self.out.write(("\n" if self.part else "") + label)
+            self.part = part
+
+    def reasoning(self, text):
+        self._switch("thinking", "[thinking] ")
+        self.out.write(text.replace("\n", "\n[thinking] "))
+        self.out.flush()
+
+    def content(self, text):
+        self._switch("content", "glm> ")
+        self.out.write(text)
+        self.out.flush()
+
+    def end(self):
+        if self.part:
+            self.out.write("\n")
+            self.out.flush()
+        self.part = None
+
+
+def answer_turn(client, messages, out):
+    """Stream GLM's answer to `messages`, running tool calls until it answers in text.
+    Appends every assistant and tool message to `messages`; returns the last Answer."""
+    printer = Printer(out)
+    for _ in range(MAX_TOOL_ROUNDS):
+        answer = client.stream(messages, tools=TOOLS, on_reasoning=printer.reasoning,
+                               on_content=printer.content)
+        printer.end()
+        # Reasoning goes back with tool calls (interleaved thinking, glm-api-facts 7.2).
+        messages.append(answer.as_message(with_reasoning=bool(answer.tool_calls)))
+        if not answer.tool_calls:
+            return answer
+        for call in answer.tool_calls:
+            out.write(f"[tool] {call['function']['name']}({call['function']['arguments']})\n")
+            messages.append(run_tool_call(call))
+    raise GLMError(f"GLM still asked for tools after {MAX_TOOL_ROUNDS} rounds")
+
+
+# -- The program --------------------------------------------------------------------------------
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description="Chat with GLM in the terminal.")
+    parser.add_argument("--budget", type=int, default=4000,
+                        help="rough tokens of history to send (default 4000)")
+    parser.add_argument("--max-retries", type=int, default=3,
+                        help="retries of a busy or failed call (default 3)")
+    args = parser.parse_args(argv)
+    if args.budget < 1 or args.max_retries < 0:
+        parser.error("--budget must be at least 1 and --max-retries at least 0")
+    return args
+
+
+def make_client(args, out, environ):
+    """A GLMClient from the environment, or None after a one-line error."""
+    api_key = environ.get("ZHIPUAI_API_KEY", "").strip()
+    if not api_key:
+        print("error: set ZHIPUAI_API_KEY (and ZHIPUAI_BASE_URL for a recorded server)",
+              file=sys.stderr)
+        return None
+
+    def announce_and_sleep(seconds):
+        out.write(f"(retrying in {seconds:.1f} s)\n")
+        out.flush()
+        time.sleep(seconds)
+
+    try:
+        client = GLMClient(environ.get("ZHIPUAI_BASE_URL") or GLM_BASE_URL, api_key,
+                           max_retries=args.max_retries, sleep=announce_and_sleep)
+    except ValueError as error:  # a malformed key or base URL; the message never shows the key
+        print(f"error: {error}", file=sys.stderr)
+        return None
+    return client
+
+
+def chat(client, budget, stdin, out):
+    """The conversation loop: until /quit or the end of input."""
+    history = [{"role": "system", "content": SYSTEM_PROMPT}]
+    while True:
+        out.write("you> ")
+        out.flush()
+        line = stdin.readline()
+        if not line or line.strip() == "/quit":
+            return
+        if not line.strip():
+            continue
+        history, dropped = trim_history(history + [{"role": "user", "content": line.strip()}],
+                                        budget)
+        if dropped:
+            out.write(f"(history trimmed: {dropped} older messages dropped)\n")
+        turn_start = len(history) - 1
+        try:
+            answer_turn(client, history, out)
+        except IncompleteAnswer as error:
+            out.write(f"\nerror: the answer was cut ({error}); ask again\n")
+            del history[turn_start:]
+        except GLMError as error:
+            out.write(f"error: {error}\n")
+            del history[turn_start:]  # a turn without its answer would confuse the next one
+
+
+def main(argv=None, stdin=None, out=None, environ=None):
+    """The program; stdin, out and environ default to the process's own (tests pass theirs)."""
+    stdin, out = stdin or sys.stdin, out or sys.stdout
+    environ = os.environ if environ is None else environ
+    args = parse_args(argv)
+    try:
+        client = make_client(args, out, environ)
+        if client is None:
+            return 2
+        with client.session:
+            chat(client, args.budget, stdin, out)
+    except KeyboardInterrupt:
+        out.write("\n")
+    out.write("goodbye\n")
+    out.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

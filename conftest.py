@@ -1,0 +1,33 @@
+"""Settings for the lessons' pass through nbval (tests/conftest.py holds the tests' fixtures)."""
+
+import os
+
+import pytest
+
+# The lessons run through nbval in kernels of their own, each with its own recorded server
+# (glm_offline.shared_server()), which reads its stream options from the environment when it
+# starts. The suite's one pass over the lessons makes it as hard as the server can: every
+# request must match a recording (strict), and every stream is cut into 1-5 byte pieces
+# (hostile), so no lesson output depends on how the bytes arrive. Pacing is instant, which
+# halves the run; the one demo that needs events spread over time asks for it itself.
+LESSON_KERNEL_ENV = {"GLM_OFFLINE_STRICT": "1", "GLM_OFFLINE_CHUNKING": "hostile",
+                     "GLM_OFFLINE_PACING": "instant"}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_setup(item):
+    """Start each lesson's kernel (nbval does it in the first cell's setup) with
+    LESSON_KERNEL_ENV, and leave this process's environment as it was."""
+    if type(item).__name__ != "IPyNbCell":
+        yield
+        return
+    saved = {name: os.environ.get(name) for name in LESSON_KERNEL_ENV}
+    os.environ.update({k: v for k, v in LESSON_KERNEL_ENV.items() if saved[k] is None})
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

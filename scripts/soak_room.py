@@ -1,0 +1,421 @@
+"""The room's worst afternoon, for a bounded time, against ONE `serve` process.
+
+Not a test: a soak that prints what the server did. It starts `python -m glm_offline serve`
+(scripts/serve_process.py) with a connection cap, then, all at once, until --seconds pass:
+  * attendees: each streams the recorded request "hello-zh-stream" in a loop, a new
+    connection per request as lesson code makes them, and reads it to `data: [DONE]`;
+  * idle keep-alive holders, more of them than the connection cap: each sends one request,
+    keeps its connection open and idle, and reconnects half a second after the server
+    closes it (a loop that never closes its connections);
+  * slow senders: a request head at one byte every few seconds (the server's head deadline
+    answers them 408);
+  * malformed and oversized requests, one kind after another (framing tricks, huge headers
+    and bodies, dense JSON, bad keys and tokens, long paths), each of which must get an
+    HTTP answer;
+  * fault injections through the control endpoint with the server's token (as the `fault`
+    command sends them), and attempts without it, which must be refused.
+Then: good requests answered, their p50/p99 time to first event, errors (anything without a
+proper answer), peak threads and memory (/proc/<pid>/status), and whether the server still
+answers at the end. Exit 0 if nothing failed, 1 otherwise, 2 if the server did not start.
+
+    python scripts/soak_room.py                  # a minute
+    python scripts/soak_room.py --seconds 10     # a quick run
+
+Only 127.0.0.1 is used; every socket operation has a timeout; the server is always stopped.
+"""
+
+import argparse
+import base64
+import http.client
+import json
+import socket
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import bench_room
+import serve_process
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+from glm_offline import control  # noqa: E402 (the repository's package, next to scripts/)
+
+SOCKET_TIMEOUT_S = 20  # longer than the server's head deadline (10 s): slow senders see a 408
+HOLDER_RETRY_S = 0.5
+SLOW_BYTE_EVERY_S = 3
+FAULT_EVERY_S = 1.0
+SAMPLE_EVERY_S = 0.25
+FAULT_STATUSES = (429, 500)  # a status fault taken by whichever chat request comes next
+GOAL_PEAK_MB = 100
+# Faults whose answer an attendee can tell apart from a broken server (a cut or stalled
+# stream could not be), with what the attendee then sees.
+FAULTS = [{"kind": "rate_limit"}, {"kind": "server_error"}, {"kind": "overloaded"},
+          {"kind": "error_frame", "after_events": 2}, {"kind": "no_done", "after_events": 2},
+          {"kind": "sensitive", "after_events": 2}]
+
+
+class Tally:
+    """Counters and timings that every load thread adds to."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.counts = Counter()
+        self.first_event_s = []
+        self.errors = Counter()
+
+    def count(self, name, number=1):
+        with self.lock:
+            self.counts[name] += number
+
+    def error(self, what):
+        with self.lock:
+            self.errors[what[:120]] += 1
+
+    def good(self, first_event_s):
+        with self.lock:
+            self.counts["good"] += 1
+            self.first_event_s.append(first_event_s)
+
+
+def read_status(sock):
+    """The status code of the answer on `sock` (int), reading at most its first line."""
+    data = b""
+    while b"\r\n" not in data and len(data) < 8192:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    if not data.startswith(b"HTTP/1.1 ") or len(data) < 12:
+        raise ConnectionError(f"no HTTP answer (got {data[:40]!r})")
+    return int(data[9:12])
+
+
+# -- attendees -----------------------------------------------------------------------------
+
+def attendee(target, body, deadline, tally):
+    host, port, path, headers = target
+    while time.monotonic() < deadline:
+        connection = http.client.HTTPConnection(host, port, timeout=SOCKET_TIMEOUT_S)
+        try:
+            sent = time.perf_counter()
+            connection.request("POST", path, body, headers)
+            response = connection.getresponse()
+            data, first_event = b"", None
+            while True:
+                chunk = response.read1(65536)
+                if not chunk:
+                    break
+                data += chunk
+                if first_event is None and b"data: " in data:
+                    first_event = time.perf_counter() - sent
+            classify(response.status, data, first_event, tally)
+        except (OSError, http.client.HTTPException) as exc:
+            tally.error(f"attendee: {type(exc).__name__}: {exc}")
+        finally:
+            connection.close()
+
+
+def classify(status, data, first_event, tally):
+    """A good stream, an injected fault's answer, a fast 503 at the cap, or an error."""
+    if status == 200 and data.endswith(b"data: [DONE]\n\n"):
+        if b"event: error" in data:
+            tally.count("fault: error frame")
+        elif b'"finish_reason":"sensitive"' in data:
+            tally.count("fault: sensitive")
+        elif b'"finish_reason":"stop"' in data:
+            tally.good(first_event)
+        else:
+            tally.error("attendee: a stream to [DONE] without finish_reason stop")
+    elif status == 200 and b'"finish_reason"' not in data and data.count(b"data: ") >= 2:
+        tally.count("fault: no_done")
+    elif status in (429, 500) and b'"error"' in data:
+        tally.count(f"fault: HTTP {status}")
+    elif status == 503:
+        tally.count("attendee refused at the cap (503)")
+    else:
+        tally.error(f"attendee: HTTP {status}: {data[:80]!r}")
+
+
+# -- the room's other clients ------------------------------------------------------------------
+
+def idle_holder(host, port, request, deadline, tally):
+    """One request, then an idle keep-alive connection until the server closes it; again."""
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=SOCKET_TIMEOUT_S) as sock:
+                sock.sendall(request)
+                status = read_status(sock)
+                if status not in (200, 503, *FAULT_STATUSES):
+                    tally.error(f"idle holder: HTTP {status}")
+                sock.settimeout(max(0.1, deadline - time.monotonic()))
+                while sock.recv(65536):  # the rest of the answer, then idle until closed
+                    pass
+                tally.count("idle connections closed by the server")
+        except TimeoutError:
+            return  # the soak ended while this connection was still idle
+        except OSError as exc:
+            tally.count(f"idle holder: {type(exc).__name__}")
+        time.sleep(HOLDER_RETRY_S)  # the holder's own retry pause, not a wait for the server
+
+
+def slow_sender(host, port, head, deadline, tally):
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=SOCKET_TIMEOUT_S) as sock:
+                sock.settimeout(SLOW_BYTE_EVERY_S)
+                for byte in head:
+                    sock.sendall(bytes([byte]))
+                    try:
+                        status = read_status(sock)
+                        break
+                    except TimeoutError:
+                        continue
+                else:
+                    sock.settimeout(SOCKET_TIMEOUT_S)
+                    status = read_status(sock)
+                if status == 408:
+                    tally.count("slow senders answered 408")
+                else:
+                    tally.error(f"slow sender: HTTP {status}")
+        except OSError as exc:
+            tally.error(f"slow sender: {type(exc).__name__}: {exc}")
+
+
+def hostile_requests(host, key):
+    """(name, bytes, expected statuses): what a careless or hostile client sends."""
+    def request(body, *fields, line=b"POST /api/paas/v4/chat/completions HTTP/1.1", auth=None):
+        auth = auth or b"Bearer " + key.encode()
+        lines = [line, b"Host: " + host.encode(), b"Authorization: " + auth, *fields]
+        if body is not None:
+            lines.append(b"Content-Length: %d" % len(body))
+        return b"\r\n".join(lines) + b"\r\n\r\n" + (body or b"")
+
+    def segment(data):
+        return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+    nested = segment(b'{"alg":"HS256","sign_type":"SIGN","x":' + b"[" * 1400 + b"]" * 1400
+                     + b"}") + b"." + segment(b'{"api_key":"glm-offline"}') + b".c2ln"
+    ask = b'{"model": "glm-4-flash-250414", "messages": [{"role": "user", "content": "hi"}]'
+    return [
+        # No line end: the server cannot know it is not HTTP before its head deadline.
+        ("tls-hello", b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 64, (400, 408)),
+        ("http2-preface", b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", (400, 505)),
+        ("no-host", b"GET /api/paas/v4/models HTTP/1.1\r\n\r\n", (400,)),
+        ("huge-content-length", request(None, b"Content-Length: " + b"9" * 5000), (413,)),
+        ("body-over-limit", request(None, b"Content-Length: 2000000"), (413,)),
+        ("conflicting-lengths", request(ask + b"}", b"Content-Length: 3"), (400,)),
+        ("transfer-encoding-trick", request(None, b"Transfer-Encoding: xchunked")
+         + b"0\r\n\r\n", (400,)),
+        ("header-of-40kb", request(ask + b"}", b"X-Big: " + b"a" * 40000), (431,)),
+        ("request-line-of-10kb", request(ask + b"}", line=b"GET /" + b"a" * 10000
+                                         + b" HTTP/1.1"), (414,)),
+        ("long-404-path", request(None, line=b"GET /api/paas/v4/" + b"x" * 6000
+                                  + b" HTTP/1.1"), (404,)),
+        ("not-json", request(b"{not json"), (400,)),
+        ("dense-json-lists", request(ask + b', "x": [' + b"[]," * 30000 + b"[]]}"), (400,)),
+        ("dense-json-numbers", request(ask + b', "x": [' + b"1," * 500000 + b"1]}"), (413,)),
+        ("one-byte-chunks", request(None, b"Transfer-Encoding: chunked")
+         + b"".join(b"1\r\n%c\r\n" % c for c in ask + b"}") + b"0\r\n\r\n",
+         (200, *FAULT_STATUSES)),
+        ("wrong-key", request(ask + b"}", auth=b"Bearer glm-offline.not-the-secret"), (401,)),
+        ("nested-jwt", request(ask + b"}", auth=b"Bearer " + nested), (401,)),
+        ("role-is-a-list", request(b'{"model": "glm-4-flash-250414", "messages": [{"role": '
+                                   b'["user"], "content": "hi"}]}'), (400,)),
+        ("nullable-tool-type", request(ask + b', "tools": [{"type": "function", "function": '
+                                       b'{"name": "f", "parameters": {"type": "object", '
+                                       b'"properties": {"a": {"type": ["string", "null"]}}}}}]}'),
+         (200, 400, *FAULT_STATUSES)),
+    ]
+
+
+def hostile_sender(host, port, kinds, deadline, tally):
+    index = 0
+    while time.monotonic() < deadline:
+        name, data, expected = kinds[index % len(kinds)]
+        index += 1
+        try:
+            with socket.create_connection((host, port), timeout=SOCKET_TIMEOUT_S) as sock:
+                try:
+                    sock.sendall(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the server answered and closed before reading it all: read on
+                status = read_status(sock)
+            if status in expected:
+                tally.count("malformed or oversized: answered")
+                tally.count(f"  {status}")
+            elif status == 503:
+                tally.count("malformed or oversized: 503 (server busy)")
+            else:
+                tally.error(f"malformed {name}: HTTP {status}, expected {expected}")
+        except OSError as exc:
+            tally.error(f"malformed {name}: no answer ({type(exc).__name__}: {exc})")
+
+
+def fault_injector(port, deadline, tally, stop):
+    index = 0
+    while not stop.wait(FAULT_EVERY_S) and time.monotonic() < deadline:
+        spec = FAULTS[index % len(FAULTS)]
+        index += 1
+        try:
+            control.call(None, port, "POST", {**spec, "times": 1}, timeout=SOCKET_TIMEOUT_S)
+            tally.count("faults queued with the token")
+        except control.ControlError as exc:
+            tally.error(f"fault control: {exc}")
+        try:  # the same, as a web page or another user would try it: no token
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=SOCKET_TIMEOUT_S)
+            connection.request("POST", control.FAULTS_PATH, json.dumps(spec),
+                               {"Origin": "http://attacker.example"})
+            status = connection.getresponse().status
+            connection.close()
+            if status == 403:
+                tally.count("control requests without the token refused (403)")
+            else:
+                tally.error(f"control without the token: HTTP {status}")
+        except (OSError, http.client.HTTPException) as exc:
+            tally.error(f"control without the token: {type(exc).__name__}")
+
+
+def sampler(pid, stop, peaks):
+    while not stop.wait(SAMPLE_EVERY_S):
+        threads = bench_room.status_kb(pid, "Threads")
+        if threads is not None:
+            peaks["threads"] = max(peaks.get("threads", 0), threads)
+
+
+def still_answers(target, body):
+    host, port, path, headers = target
+    connection = http.client.HTTPConnection(host, port, timeout=SOCKET_TIMEOUT_S)
+    try:
+        pending = control.call(None, port, "DELETE", timeout=SOCKET_TIMEOUT_S)
+        connection.request("POST", path, body, headers)
+        response = connection.getresponse()
+        data = response.read()
+        return response.status == 200 and data.endswith(b"data: [DONE]\n\n") and pending == []
+    except (OSError, http.client.HTTPException, control.ControlError):
+        return False
+    finally:
+        connection.close()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--attendees", type=int, default=100)
+    parser.add_argument("--max-connections", type=int, default=200,
+                        help="the server's cap (default 200)")
+    parser.add_argument("--idle-holders", type=int, default=None,
+                        help="default: the cap plus 50")
+    parser.add_argument("--slow-senders", type=int, default=10)
+    parser.add_argument("--hostile-senders", type=int, default=4)
+    args = parser.parse_args(argv)
+    holders = args.max_connections + 50 if args.idle_holders is None else args.idle_holders
+    if min(args.seconds, args.attendees, args.max_connections) < 1:
+        parser.error("--seconds, --attendees and --max-connections must be at least 1")
+
+    body, delays = bench_room.recorded_request()
+    first_event_ms, _ = bench_room.paced_ms(delays, "realistic")
+    try:
+        process, base_url, key = serve_process.start(
+            ["--max-connections", str(args.max_connections)])
+    except (OSError, RuntimeError) as exc:
+        print(f"error: cannot start the server: {exc}", file=sys.stderr)
+        return 2
+    parts = urlsplit(base_url)
+    host, port = parts.hostname, parts.port
+    data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+    target = (host, port, parts.path + "/chat/completions",
+              {"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+    whole = json.dumps({k: v for k, v in body.items() if k != "stream"}).encode()
+    keep_alive = (f"POST {parts.path}/chat/completions HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+                  f"Authorization: Bearer {key}\r\nContent-Type: application/json\r\n"
+                  f"Content-Length: {len(whole)}\r\n\r\n").encode() + whole  # then idle
+    slow_head = (f"POST {parts.path}/chat/completions HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+                 f"Content-Length: {len(data)}\r\n\r\n").encode()
+
+    tally, stop, peaks = Tally(), threading.Event(), {}
+    started = time.monotonic()
+    deadline = started + args.seconds
+    kinds = hostile_requests(parts.netloc, key)
+    workers = [threading.Thread(target=attendee, args=(target, data, deadline, tally))
+               for _ in range(args.attendees)]
+    workers += [threading.Thread(target=idle_holder, args=(host, port, keep_alive, deadline,
+                                                           tally)) for _ in range(holders)]
+    workers += [threading.Thread(target=slow_sender, args=(host, port, slow_head, deadline,
+                                                           tally))
+                for _ in range(args.slow_senders)]
+    workers += [threading.Thread(target=hostile_sender, args=(host, port, kinds[i::2] if
+                                                              args.hostile_senders > 1 else
+                                                              kinds, deadline, tally))
+                for i in range(args.hostile_senders)]
+    workers += [threading.Thread(target=fault_injector, args=(port, deadline, tally, stop))]
+    watcher = threading.Thread(target=sampler, args=(process.pid, stop, peaks))
+    try:
+        watcher.start()
+        for worker in workers:
+            worker.daemon = True
+            worker.start()
+        for worker in workers:
+            worker.join(timeout=max(0.0, deadline + 2 * SOCKET_TIMEOUT_S - time.monotonic()))
+        stuck = sum(worker.is_alive() for worker in workers)
+        answers = still_answers(target, data)
+        peak_kb = bench_room.status_kb(process.pid, "VmHWM")
+        alive = process.poll() is None
+    finally:
+        stop.set()
+        watcher.join(timeout=5)
+        serve_process.stop(process)
+    elapsed = time.monotonic() - started
+    return report(args, holders, tally, peaks, peak_kb, stuck, answers, alive, elapsed,
+                  first_event_ms)
+
+
+def report(args, holders, tally, peaks, peak_kb, stuck, answers, alive, elapsed,
+           first_event_ms):
+    counts, times = tally.counts, tally.first_event_s
+    errors = sum(tally.errors.values()) + stuck
+    print(f"glm_offline room soak: {args.seconds} s against one `serve` process "
+          f"(--max-connections {args.max_connections}, realistic pacing; {elapsed:.0f} s "
+          "in all)")
+    print(f"  load: {args.attendees} streaming attendees in a loop, {holders} idle keep-alive "
+          f"holders, {args.slow_senders} slow senders (a byte every {SLOW_BYTE_EVERY_S} s), "
+          f"{args.hostile_senders} malformed/oversized senders, a fault every "
+          f"{FAULT_EVERY_S:.0f} s")
+    print(f"{'good requests answered':44} {counts['good']} "
+          f"({counts['good'] / args.seconds:.0f}/s)")
+    if times:
+        p50, p99 = (bench_room.percentile(times, p) * 1000 for p in (50, 99))
+        print(f"{'  time to first event':44} p50 {p50:.1f} ms   p99 {p99:.1f} ms   "
+              f"(the recording waits {first_event_ms:.0f} ms: the server and the room add "
+              f"p50 {p50 - first_event_ms:.1f} ms, p99 {p99 - first_event_ms:.1f} ms)")
+    faulted = sum(v for k, v in counts.items() if k.startswith("fault:"))
+    kinds = ", ".join(f"{k[7:]} {v}" for k, v in sorted(counts.items()) if k.startswith("fault:"))
+    print(f"{'attendees answered with an injected fault':44} {faulted} ({kinds}; "
+          f"{counts['faults queued with the token']} queued, other clients took the rest)")
+    print(f"{'errors':44} {errors}")
+    for what, number in tally.errors.most_common(8):
+        print(f"  {number:5} x {what}")
+    if stuck:
+        print(f"  {stuck} load threads still blocked after the deadline")
+    for name in sorted(k for k in counts if not k.startswith(("fault", "good", "  "))):
+        print(f"{name:44} {counts[name]}")
+        if name == "malformed or oversized: answered":
+            print("  by status: " + ", ".join(f"{k.strip()}: {v}" for k, v in
+                                              sorted(counts.items()) if k.startswith("  ")))
+    peak_mb = peak_kb / 1024 if peak_kb is not None else None
+    print(f"server: peak threads {peaks.get('threads', '?')}, peak memory "
+          + (f"{peak_mb:.1f} MB (VmHWM)" if peak_mb is not None else "unknown")
+          + f", still answers at the end: {'yes' if answers else 'NO'}"
+          + ("" if alive else " (THE PROCESS HAD EXITED)"))
+    passed = errors == 0 and answers and alive and peak_mb is not None and \
+        peak_mb <= GOAL_PEAK_MB and counts["good"] > 0
+    print("result: " + ("PASS" if passed else "FAIL") + f" (no errors, the server still "
+          f"answers, peak memory <= {GOAL_PEAK_MB} MB)")
+    return 0 if passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

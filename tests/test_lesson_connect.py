@@ -1,0 +1,48 @@
+"""The one-line setup of lessons 02 onwards: glm_offline.lesson.connect()."""
+
+import pytest
+
+import glm_offline
+from glm_offline.lesson import LiveStandIn, connect
+
+
+def test_offline_gives_the_kernels_recorded_server(capsys):
+    base_url, api_key, server = connect("en", environ={})
+    assert server is glm_offline.shared_server()
+    assert (base_url, api_key) == (server.base_url, glm_offline.OFFLINE_API_KEY)
+    assert capsys.readouterr().out == (
+        "Mode: offline, recorded GLM responses from a local server (no key needed)\n")
+
+
+def test_live_gives_the_key_the_default_base_url_and_a_stand_in(capsys):
+    base_url, api_key, server = connect("zh", environ={"ZHIPUAI_API_KEY": " abc.def \n"})
+    assert (base_url, api_key) == ("https://open.bigmodel.cn/api/paas/v4", "abc.def")
+    assert isinstance(server, LiveStandIn)
+    assert capsys.readouterr().out == "模式：在线，请求发往 open.bigmodel.cn\n"
+
+
+def test_live_base_url_comes_from_the_environment(capsys):
+    base_url, _, _ = connect("en", environ={"ZHIPUAI_API_KEY": "abc.def",
+                                            "ZHIPUAI_BASE_URL": "https://api.z.ai/api/paas/v4"})
+    assert base_url == "https://api.z.ai/api/paas/v4"
+    assert capsys.readouterr().out == "Mode: live, requests go to api.z.ai\n"
+
+
+def test_the_stand_ins_offline_only_demos_say_so_in_one_line_and_do_nothing(capsys):
+    stand_in = LiveStandIn("https://api.z.ai/api/paas/v4", "en")
+    assert stand_in.inject("server_error", times=2) is None
+    with stand_in.configured(chunking="hostile") as same:
+        assert same is stand_in
+    assert stand_in.wait_for_exchanges(3) == []
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3 and all(line.startswith("(live mode: ") for line in lines)
+    assert "injecting a fault" in lines[0]
+
+
+@pytest.mark.parametrize("language, environ, message", [
+    ("fr", {}, "language must be one of"),
+    ("en", {"ZHIPUAI_API_KEY": "a.b", "ZHIPUAI_BASE_URL": "open.bigmodel.cn"}, "must start with"),
+])
+def test_bad_settings_get_a_one_line_error(language, environ, message):
+    with pytest.raises(ValueError, match=message):
+        connect(language, environ=environ)
