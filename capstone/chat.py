@@ -198,6 +198,8 @@ def chat(client, budget, stdin, out):
 def main(argv=None, stdin=None, out=None, environ=None):
     """The program; stdin, out and environ default to the process's own (tests pass theirs)."""
     stdin, out = stdin or sys.stdin, out or sys.stdout
+    if hasattr(out, "reconfigure"):  # a console that cannot show Chinese gets "?", not a crash
+        out.reconfigure(errors="replace")
     environ = os.environ if environ is None else environ
     args = parse_args(argv)
     try:

@@ -11,6 +11,7 @@ from .cassettes import CassetteError
 from .faults import KINDS, OPTIONS, kinds_help, make_fault
 from .options import MAX_COUNT, STREAM_OPTIONS
 from .server import reachable_addresses, start, wait_for_interrupt
+from .wire_page import page_url
 
 DESCRIPTION = """\
 The recorded GLM server: an offline stand-in for https://open.bigmodel.cn/api/paas/v4.
@@ -73,6 +74,8 @@ def cmd_serve(args):
     if server.control.path:
         print(f"  faults: python -m glm_offline fault KIND --port {server.port} (on this machine, "
               f"as this user: it reads the token in {server.control.path})")
+    print(f"  see the wire (your browser on this machine, not for attendees: the URL holds the "
+          f"control token): {page_url(server)}")
     print("Press Ctrl-C to stop.", flush=True)
     wait_for_interrupt()
     server.stop()

@@ -7,7 +7,10 @@ Two styles, both sent as ``Authorization: Bearer <credential>``:
 
 Which business code each bad-credential case yields on the live service is UNVERIFIED.
 The choice here: missing header 1001, unreadable credential 1002, expired token 1003,
-bad signature 1004, well-formed credential for an unknown key 1000.
+bad signature 1004, well-formed credential for an unknown key 1000, and a raw key whose id
+is known but whose secret is wrong: the body with code "401" and "令牌已过期或验证不正确"
+that live traffic showed in 2026 beside 1000 (facts 7.4; when each one appears live is
+UNVERIFIED: this split is the recorded server's guess).
 check() returns the key id, so the server can keep each key's requests and tasks apart.
 """
 
@@ -98,8 +101,10 @@ class Authenticator:
 
     def _check_raw_key(self, credential):
         key_id, secret = credential.split(".")
-        if self.secrets.get(key_id) != secret or not secret:
+        if key_id not in self.secrets or not secret:
             raise api_error("1000")
+        if self.secrets[key_id] != secret:
+            raise api_error("401")  # a known id with the wrong secret (UNVERIFIED, see above)
         return key_id
 
     def _check_jwt(self, token):

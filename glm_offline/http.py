@@ -589,7 +589,19 @@ class HTTPServer:
                     log(f"{what} ({exc.strerror or exc}); new connections wait")
                 stopping.wait(0.1)
                 continue
+            if stopping.is_set():  # woken by wake(), or a client just as the server stops
+                sock.close()
+                break
             self._admit(sock, address)
+
+    def wake(self):
+        """Make a waiting accept() return now, so that stopping takes no poll interval."""
+        host = self.listener.getsockname()[0]
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+        try:
+            socket.create_connection((host, self.port), timeout=0.5).close()
+        except OSError:
+            pass  # the accept loop sees the stop flag within ACCEPT_POLL_SECONDS anyway
 
     def _admit(self, sock, address):
         with self._lock:

@@ -106,6 +106,7 @@ class Server:
             self._stopping.set()
         if httpd is None:
             return
+        httpd.wake()
         self._thread.join(timeout=5)
         httpd.close()
         self.control.remove()

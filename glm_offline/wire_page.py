@@ -11,7 +11,8 @@ SSE event with its time in ms after the request, as it is written.
 Behind the control surface's checks (control.check_machine: this machine only, an address in
 Host, no other web page) plus the control token, given as ?token= in the URL `serve` prints.
 
-Bounded: the log keeps the last MAX_EXCHANGES exchanges and about MAX_LOG_BYTES; each viewer
+Bounded: from the first time a page is opened, the log keeps the last MAX_EXCHANGES
+exchanges and about MAX_LOG_BYTES (before that, nothing: no cost per event); each viewer
 has a queue of QUEUE_MESSAGES (the oldest are dropped, and the page is told how many), so a
 slow page never holds up a request; at most MAX_VIEWERS pages at once.
 """
@@ -19,6 +20,8 @@ slow page never holds up a request; at most MAX_VIEWERS pages at once.
 import codecs
 import json
 import secrets
+import select
+import socket
 import threading
 import time
 from collections import OrderedDict, deque
@@ -38,27 +41,32 @@ MAX_EVENT_BYTES = 1024
 MAX_EVENTS_SHOWN = 300  # per exchange; the rest are counted in its "done" message
 QUEUE_MESSAGES = 500
 MAX_VIEWERS = 8
-KEEPALIVE_SECONDS = 5  # also how soon a closed page's slot is noticed and freed
+KEEPALIVE_SECONDS = 5  # a comment line when nothing else was sent for this long
+GONE_CHECK_SECONDS = 0.25  # how often a viewer's connection is checked: a closed page's slot
 HIDDEN = "•••"
 PAGE_FILE = Path(__file__).with_name("wire_page.html")
 
 LABELS = {
     "en": {"title": "See the wire", "waiting": "Waiting for requests…",
            "connected": "connected", "reconnecting": "reconnecting…",
+           "closed": "refused: open the URL the running server printed (a new server, a new token)",
            "credential": "credential", "none": "no Authorization header",
            "raw": "raw key", "jwt_header": "JWT header", "claims": "claims",
            "unreadable": "unreadable credential", "body": "request body",
            "events": "SSE events", "ms": "ms", "recording": "answered by",
            "more": "bytes more", "dropped": "messages dropped (the page fell behind)",
-           "not_shown": "more events not shown", "language": "中文", "other_lang": "zh"},
+           "not_shown": "more events not shown", "language": "中文", "other_lang": "zh",
+           "show_raw": "whole lines", "show_short": "what changes"},
     "zh": {"title": "看见线路上的请求", "waiting": "等待请求……",
            "connected": "已连接", "reconnecting": "正在重新连接……",
+           "closed": "被拒绝：请打开正在运行的服务器打印的网址（新服务器有新令牌）",
            "credential": "凭证", "none": "没有 Authorization 请求头",
            "raw": "原始密钥", "jwt_header": "JWT 头部", "claims": "声明（claims）",
            "unreadable": "无法解析的凭证", "body": "请求体",
            "events": "SSE 事件", "ms": "毫秒", "recording": "应答来源",
            "more": "字节未显示", "dropped": "条消息被丢弃（页面跟不上）",
-           "not_shown": "个事件未显示", "language": "English", "other_lang": "en"},
+           "not_shown": "个事件未显示", "language": "English", "other_lang": "en",
+           "show_raw": "完整行", "show_short": "变化的部分"},
 }
 
 
@@ -107,21 +115,38 @@ def body_text(raw):
     return capped_text(raw, MAX_BODY_BYTES)
 
 
-def event_kind(lines):
-    """How the page colours an SSE event: reasoning (dimmed), content, done, error or other."""
-    data = "\n".join(line[5:].lstrip(" ") for line in lines if line.startswith("data:"))
+def event_data(lines):
+    """An SSE event's data: its data lines joined, as the SSE spec does."""
+    return "\n".join(line[5:][1:] if line[5:6] == " " else line[5:]
+                     for line in lines if line.startswith("data:"))
+
+
+def describe_event(lines):
+    """(kind, short) of an SSE event for the page. kind colours it: reasoning (dimmed),
+    content, done, error or other; short is what changes from chunk to chunk (the choice
+    without its index, and the usage), or the data as it is for anything but a chat chunk."""
+    data = event_data(lines)
     if data == "[DONE]":
-        return "done"
+        return "done", data
     try:
         chunk = json.loads(data)
-        delta = chunk["choices"][0]["delta"] if "choices" in chunk else None
-    except (ValueError, KeyError, IndexError, TypeError, RecursionError):
-        return "other"
+    except (ValueError, RecursionError):
+        return "other", data
+    if not isinstance(chunk, dict):
+        return "other", data
     if "error" in chunk:
-        return "error"
-    if isinstance(delta, dict) and delta.get("reasoning_content") and not delta.get("content"):
-        return "reasoning"
-    return "content"
+        return "error", data
+    try:
+        choice = {k: v for k, v in chunk["choices"][0].items() if k != "index"}
+    except (KeyError, IndexError, TypeError, AttributeError):
+        return "other", data
+    delta = choice.get("delta")
+    thinking = isinstance(delta, dict) and delta.get("reasoning_content") and \
+        not delta.get("content")
+    usage = chunk.get("usage")
+    short = json.dumps(choice, ensure_ascii=False) + (
+        "  usage " + json.dumps(usage, ensure_ascii=False) if usage else "")
+    return ("reasoning" if thinking else "content"), short
 
 
 def frame(kind, data):
@@ -132,8 +157,8 @@ def frame(kind, data):
 class Viewer:
     """One open page: a bounded queue of frames; when it is full the oldest go, counted."""
 
-    def __init__(self, limit=QUEUE_MESSAGES):
-        self.limit = limit
+    def __init__(self, limit=None):
+        self.limit = limit or QUEUE_MESSAGES
         self.dropped = 0
         self.closed = False
         self._frames = deque()
@@ -185,9 +210,10 @@ class Watch:
             return
         self.shown += 1
         text, more = capped_text("\n".join(lines).encode("utf-8"), MAX_EVENT_BYTES)
-        self.log.publish(self.id, "sse", {"id": self.id, "ms": self.ms(exchange.event_times[-1]),
-                                          "text": text, "more": more,
-                                          "kind": event_kind(lines)})
+        kind, short = describe_event(lines)
+        self.log.publish(self.id, "sse", {
+            "id": self.id, "ms": self.ms(exchange.event_times[-1]), "text": text, "more": more,
+            "short": capped_text(short.encode("utf-8"), MAX_EVENT_BYTES)[0], "kind": kind})
 
     def finished(self, exchange):
         self._reply(exchange)
@@ -202,15 +228,20 @@ class WireLog:
     """The last exchanges as the page's frames, and the pages watching them."""
 
     def __init__(self, hidden=()):
-        self.hidden = [text for text in hidden if text]  # e.g. the known keys' secrets
+        # e.g. the known keys' secrets (a very short one would blank out ordinary text)
+        self.hidden = [text for text in hidden if len(text) >= 8]
         self._lock = threading.Lock()
         self._kept = OrderedDict()  # exchange id -> [frames]
         self._bytes = 0
         self._viewers = set()
         self._closed = False
+        self.opened = False  # has a page subscribed yet?
 
     def watch(self, exchange, headers, raw):
-        """A request arrived: show it, and follow its reply (exchange.watcher)."""
+        """A request arrived: show it, and follow its reply (exchange.watcher). Until a page
+        is first opened nothing is kept: a server nobody watches pays nothing per event."""
+        if not self.opened:
+            return
         exchange.watcher = watch = Watch(self, exchange)
         text, more = body_text(raw)
         self.publish(watch.id, "request", {
@@ -244,7 +275,14 @@ class WireLog:
                 return None
             viewer = Viewer()
             self._viewers.add(viewer)
+            self.opened = True
             return viewer, [f for frames in self._kept.values() for f in frames]
+
+    @property
+    def viewers(self):
+        """How many pages are watching."""
+        with self._lock:
+            return len(self._viewers)
 
     def unsubscribe(self, viewer):
         with self._lock:
@@ -257,6 +295,15 @@ class WireLog:
             viewers = list(self._viewers)
         for viewer in viewers:
             viewer.close()
+
+
+def page_gone(sock):
+    """Whether the browser has closed the stream's connection (it never sends anything on it)."""
+    try:
+        readable = select.select([sock], [], [], 0)[0]
+        return bool(readable) and sock.recv(1, socket.MSG_PEEK) == b""
+    except (OSError, ValueError):
+        return True
 
 
 def check(owner, handler):
@@ -291,7 +338,8 @@ def page(owner, handler):
 
 def events(owner, handler, log):
     """GET /_offline/wire/events: the log so far, then each new frame, until the page closes
-    or the server stops; a comment line every KEEPALIVE_SECONDS when nothing happens."""
+    (noticed within GONE_CHECK_SECONDS) or the server stops; a comment line after
+    KEEPALIVE_SECONDS without news."""
     check(owner, handler)
     subscribed = log.subscribe()
     if subscribed is None:
@@ -304,11 +352,17 @@ def events(owner, handler, log):
                               [("Referrer-Policy", "no-referrer")])
         handler.write_chunk(("retry: 2000\n\n" + frame("hello", {}) + "".join(backlog))
                             .encode("utf-8"))
-        while not viewer.closed:
-            frames, dropped = viewer.take(KEEPALIVE_SECONDS)
+        quiet_since = time.monotonic()
+        while not viewer.closed and not page_gone(handler.connection):
+            frames, dropped = viewer.take(GONE_CHECK_SECONDS)
             if dropped:
                 frames.insert(0, frame("dropped", {"count": dropped}))
-            handler.write_chunk("".join(frames or [": keep-alive\n\n"]).encode("utf-8"))
+            if not frames:
+                if time.monotonic() - quiet_since < KEEPALIVE_SECONDS:
+                    continue
+                frames = [": keep-alive\n\n"]
+            handler.write_chunk("".join(frames).encode("utf-8"))
+            quiet_since = time.monotonic()
         handler.end_chunked()
     finally:
         log.unsubscribe(viewer)

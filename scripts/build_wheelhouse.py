@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 REQUIREMENTS = ROOT / "requirements.txt"
 OFFLINE_REQUIREMENTS = "requirements-offline.txt"
 PROJECT = "glm-http-lessons"
-PYTHONS = ("3.9", "3.10", "3.11", "3.12", "3.13", "3.14")  # requires-python = ">=3.9"
+PYTHONS = ("3.11", "3.12", "3.13", "3.14")  # requires-python = ">=3.11"
 # The default: matplotlib>=3.11 (requirements.txt) has no wheels for 3.9 and 3.10 (2026-12).
 DEFAULT_PYTHONS = ("3.11", "3.12", "3.13", "3.14")
 UNREACHABLE_INDEX = "http://127.0.0.1:9/simple"  # port 9 (discard): nothing answers there

@@ -67,7 +67,8 @@ class Running:
                                         stderr=subprocess.PIPE, text=True, encoding="utf-8",
                                         env=environment(proxy))
         self.output, self.changed = "", threading.Condition()
-        threading.Thread(target=self._read, daemon=True).start()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
 
     def _read(self):
         for char in iter(lambda: self.process.stdout.read(1), ""):
@@ -94,6 +95,7 @@ class Running:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait(timeout=TIMEOUT)
+        self.reader.join(timeout=TIMEOUT)  # it ends at the end of the output
         for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
             stream.close()
 

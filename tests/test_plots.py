@@ -80,9 +80,22 @@ def test_save_writes_the_png(stream_pictures, tmp_path):
     assert (tmp_path / "plot.png").read_bytes() == stream_pictures[0].png
 
 
+def test_the_font_from_requirements_is_registered_and_its_chinese_face_chosen():
+    import matplotlib
+    import noto_cjk_sans_otc as noto  # in requirements.txt: a missing font fails here
+    from matplotlib import font_manager
+
+    plots._cjk_font()
+    registered = {str(font.fname) for font in font_manager.fontManager.ttflist}
+    assert str(noto.FONT_PATH) in registered
+    if tuple(int(n) for n in matplotlib.__version__.split(".")[:2]) >= (3, 11):
+        assert plots._cjk_font() == "Noto Sans CJK SC"  # its Simplified Chinese face
+    else:
+        assert plots._cjk_font() in plots.CJK_FAMILIES
+
+
 def test_chinese_labels_are_drawn_with_a_font_that_has_the_glyphs(capsys):
-    if plots._cjk_font() is None:
-        pytest.skip("no CJK font here: pip install -r requirements.txt")
+    assert plots._cjk_font() is not None, "no CJK font: pip install -r requirements.txt"
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # matplotlib warns "Glyph ... missing from font(s)"
         picture = plots.thinking_timeline("lesson04-stream-zh", language="zh")

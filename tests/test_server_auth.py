@@ -14,6 +14,7 @@ OTHER_SECRET = "a-different-secret-of-more-than-32-bytes"
 HELLO = {"model": "glm-4-flash-250414",
          "messages": [{"role": "user", "content": "Say hello in one short sentence."}]}
 
+ERROR_401 = {"error": {"code": "401", "message": "令牌已过期或验证不正确"}}  # UNVERIFIED split
 ERROR_1000 = {"error": {"code": "1000", "message": "身份验证失败。"}}
 ERROR_1001 = {"error": {"code": "1001",
                         "message": "Header中未收到Authorization参数，无法进行身份验证。"}}
@@ -61,7 +62,7 @@ def test_accepted_credentials(clocked, authorization):
     ("Bearer not-a-credential", ERROR_1002),
     ("Bearer a.b.c", ERROR_1002),
     ("Bearer one.two.three.four", ERROR_1002),
-    ("Bearer glm-offline.wrong-secret", ERROR_1000),
+    ("Bearer glm-offline.wrong-secret", ERROR_401),
     ("Bearer someone-else.this-secret-only-unlocks-the-recorded-server", ERROR_1000),
     (f"Bearer {make_jwt(NOW_SECONDS * 1000 + 210_000, key_id='someone-else')}", ERROR_1000),
     ("Bearer ", ERROR_1002),

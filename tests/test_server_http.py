@@ -204,6 +204,8 @@ def test_past_the_cap_idle_connections_make_room_then_new_ones_get_a_fast_503():
         assert send(server.port, head(b"Content-Length: %d" % len(HELLO)) + HELLO).status == 200
         closed, _, _ = select.select(idle, [], [], 5)
         assert len(closed) == 1 and closed[0].recv(10) == b""
+        # The fourth client has closed its connection: wait until the server has seen it go.
+        assert httpd.wait_until(lambda open_, idle_: (open_, idle_) == (2, 2), timeout=5)
         # Busy connections (reading a body) are not closed: now a new client gets a 503.
         busy = []
         for _ in range(3):

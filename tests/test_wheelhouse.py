@@ -11,7 +11,6 @@ With GLM_WHEELHOUSE=<a built kit>, test_the_kit_installs_with_no_index runs that
 """
 
 import importlib.metadata
-import os
 from pathlib import Path
 
 import pytest
@@ -67,7 +66,6 @@ def test_check_without_a_kit_says_so_in_one_line(tmp_path, capsys):
     assert len(err.strip().splitlines()) == 1 and "build the kit first" in err
 
 
-@pytest.mark.skipif(not os.environ.get("GLM_WHEELHOUSE"),
-                    reason="set GLM_WHEELHOUSE to a built kit (takes about a minute)")
-def test_the_kit_installs_with_no_index():
-    assert kit.main(["--check", os.environ["GLM_WHEELHOUSE"]]) == 0
+# Installing a whole kit with the index unreachable takes about a minute, too long for the
+# suite: it is the pre-workshop check `python scripts/build_wheelhouse.py --check DIR`
+# (docs/instructor-guide.md), whose refusal without a kit is tested above.
