@@ -53,7 +53,7 @@ def _nesting(value):
     return deepest
 
 
-def _b64json(segment):
+def jwt_segment(segment):
     """A JWT segment's JSON; ValueError for anything unreadable or nested deeper than a
     token's claims ever are (PyJWT parses the segments again, at a deeper stack)."""
     padded = segment + "=" * (-len(segment) % 4)
@@ -109,8 +109,8 @@ class Authenticator:
 
     def _check_jwt(self, token):
         try:
-            header = _b64json(token.split(".")[0])
-            payload = _b64json(token.split(".")[1])
+            header = jwt_segment(token.split(".")[0])
+            payload = jwt_segment(token.split(".")[1])
         except (ValueError, UnicodeError):
             raise api_error("1002") from None
         if not isinstance(header, dict) or not isinstance(payload, dict):

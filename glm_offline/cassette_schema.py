@@ -159,13 +159,16 @@ def check_cassette(data, format_version):
         raise ValueError(f"{where}: {bad}" if where else str(bad)) from None
 
 
+class CassetteError(ValueError):
+    """A cassette file that cannot be used, with the file and the reason."""
+
+
 def _no_constant(name):
     raise ValueError(f"{name} is not JSON")
 
 
 def read_checked(path, format_version=1):
     """The cassette at `path`, parsed and checked; CassetteError naming the file otherwise."""
-    from .cassettes import CassetteError  # cassettes.py calls this module when it loads a file
     try:
         data = json.loads(path.read_text(encoding="utf-8-sig"), parse_constant=_no_constant)
     except (OSError, UnicodeDecodeError, ValueError) as exc:

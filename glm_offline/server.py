@@ -8,7 +8,7 @@ Where each part lives: http.py (HTTP/1.1 framing, limits, the connection cap), r
 (which path does what: chat, async tasks, the control endpoint), streams.py (writing
 replies), tasks.py (async tasks), faults.py (the fault table), control.py (the instructor's
 control surface and its token), options.py (every option, in code and in the environment),
-history.py (what the server saw).
+history.py (what the server saw), wire_page.py (the instructor's live "see the wire" page).
 """
 
 import signal

@@ -28,7 +28,7 @@ from collections import OrderedDict, deque
 from pathlib import Path
 from urllib.parse import parse_qs
 
-from .auth import MAX_CREDENTIAL_CHARS, _b64json, bearer_credential
+from .auth import MAX_CREDENTIAL_CHARS, bearer_credential, jwt_segment
 from .control import ADMIN_PREFIX, check_machine
 from .wire import http_error
 
@@ -93,7 +93,8 @@ def describe_credential(header):
             return {"kind": "raw", "id": parts[0][:64]}
         if len(parts) == 3:
             try:
-                return {"kind": "jwt", "header": _b64json(parts[0]), "claims": _b64json(parts[1])}
+                return {"kind": "jwt", "header": jwt_segment(parts[0]),
+                        "claims": jwt_segment(parts[1])}
             except (ValueError, UnicodeError):
                 pass
     return {"kind": "unreadable", "chars": len(credential)}

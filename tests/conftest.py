@@ -1,6 +1,7 @@
 """Shared fixtures: a running recorded server, auth, raw HTTP, and the lessons' own code."""
 
 import json
+import logging
 import os
 import re
 import socket
@@ -148,3 +149,20 @@ def read_response(stream):
     data = stream.read(length)
     return RawResponse(status_line, headers, [data], ended=len(data) == length)
 
+
+@pytest.fixture(scope="module")
+def lenient_server():
+    """A server of the module's own that is not strict (exercise 2 of lesson 02 asks a question
+    no recording answers): tests/test_lesson_solutions*.py run lesson solutions against it."""
+    with glm_offline.start(pacing="instant", strict=False) as running:
+        yield running
+
+
+@pytest.fixture
+def urllib3_logger_restored():
+    """Lesson 02 counts connections with a handler on urllib3's logger; take it off again."""
+    logger = logging.getLogger("urllib3.connectionpool")
+    handlers, level = list(logger.handlers), logger.level
+    yield
+    logger.handlers[:] = handlers
+    logger.setLevel(level)
