@@ -16,6 +16,8 @@ from unittest import mock
 import nbformat
 import pytest
 
+import glm_offline
+
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 SOLUTION = re.compile(r"```python\n(.*?)```", re.S)
 
@@ -48,9 +50,16 @@ def taught(language, name, server):
     if key not in _TAUGHT:
         teaching, exercises = lesson(language, name)
         namespace = {"BASE_URL": server.base_url, "API_KEY": server.api_key, "server": server}
-        # The lessons' demos sleep for real between retries and polls (lessons 08 and 09):
-        # not needed to build the names the checks use. The server itself never calls sleep.
-        with mock.patch("time.sleep", lambda seconds: None):
+        # The lessons' demos wait for real: sleeps between retries and polls (lessons 08 and
+        # 09), a server of their own at realistic pacing (lesson 05). Neither is needed to
+        # build the names the checks use, so here they do not wait (the server never sleeps).
+        started = glm_offline.start
+
+        def instant_start(*args, **options):
+            return started(*args, **{**options, "pacing": "instant"})
+
+        with mock.patch("time.sleep", lambda seconds: None), \
+                mock.patch.object(glm_offline, "start", instant_start):
             for index, cell in enumerate(teaching):
                 if cell.cell_type == "code" and index != 2:  # cell 2: the setup, replaced
                     if "raises-exception" not in cell.metadata.get("tags", []):  # error demo
