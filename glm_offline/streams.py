@@ -24,6 +24,14 @@ def hostile_pieces(data, seed):
     return pieces
 
 
+def pacing_scale(delays_ms, pacing):
+    """What each recorded gap is multiplied by: 0 for instant pacing (or no gaps), else the
+    share that fits the whole stream into STREAM_REPLAY_CAP_MS (1 when it fits already)."""
+    if pacing != "realistic" or sum(delays_ms) <= 0:
+        return 0.0
+    return min(1.0, STREAM_REPLAY_CAP_MS / sum(delays_ms))
+
+
 def write_reply(handler, reply, options, wait, stopping):
     """Send `reply` (a cassettes.Reply) through `handler`; `wait(seconds)` sleeps unless the
     server stops, `stopping()` says whether it is stopping."""
@@ -33,9 +41,7 @@ def write_reply(handler, reply, options, wait, stopping):
     content_type = SSE_CONTENT_TYPE if options["charset"] else SSE_CONTENT_TYPE_NO_CHARSET
     handler.start_chunked(reply.status, content_type)
     delays = reply.delays_ms
-    scale = 0.0
-    if options["pacing"] == "realistic" and sum(delays) > 0:
-        scale = min(1.0, STREAM_REPLAY_CAP_MS / sum(delays))
+    scale = pacing_scale(delays, options["pacing"])
     for index, (event, delay) in enumerate(zip(reply.events, delays)):
         if scale:
             wait(delay * scale / 1000)

@@ -42,12 +42,12 @@ from urllib.parse import urlsplit
 import requests
 
 import serve_process
+from glm_offline.streams import pacing_scale
 
 REPO = Path(__file__).resolve().parent.parent
 CASSETTE = REPO / "glm_offline" / "cassettes" / "server-basics.json"
 WRK_SCRIPT = REPO / "scripts" / "wrk_room.lua"
 INTERACTION = "hello-zh-stream"
-STREAM_REPLAY_CAP_MS = 2000  # glm_offline.streams: realistic pacing plays at most ~2 s
 
 GOAL_ERRORS = 0
 GOAL_FIRST_BYTE_P99_MS = 100.0
@@ -69,9 +69,7 @@ def recorded_request(name=INTERACTION):
 
 def paced_ms(delays, pacing):
     """(first event, whole stream) in ms as realistic pacing replays them, else (0, 0)."""
-    if pacing != "realistic" or sum(delays) <= 0:
-        return 0.0, 0.0
-    scale = min(1.0, STREAM_REPLAY_CAP_MS / sum(delays))
+    scale = pacing_scale(delays, pacing)  # as the server replays them
     return delays[0] * scale, sum(delays) * scale
 
 

@@ -43,7 +43,7 @@ from execute_notebooks import run
 from glm_offline import matching
 from glm_offline.auth import OFFLINE_API_KEY, split_key
 from glm_offline.cassettes import PACKAGE_CASSETTES, CassetteError, load_file
-from glm_offline.record import DEFAULT_UPSTREAM, start_recorder
+from glm_offline.record import DEFAULT_UPSTREAM, credential_secrets, start_recorder
 from notebook_hygiene import ROOT, lesson_notebooks
 
 SPECS = ROOT / "scripts" / "cassette_specs"
@@ -61,9 +61,7 @@ class Redactor:
     """Removes the key (and its secret part) from anything about to be printed."""
 
     def __init__(self, key):
-        parts = key.split(".")
-        self.secrets = sorted({key, *(p for p in parts[1:] if len(p) >= 8)}, key=len,
-                              reverse=True)
+        self.secrets = credential_secrets(key)  # what the recorder keeps out of cassettes
 
     def __call__(self, text):
         for secret in self.secrets:
