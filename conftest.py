@@ -2,6 +2,7 @@
 (tests/conftest.py holds the tests' fixtures)."""
 
 import os
+import signal
 
 import pytest
 
@@ -13,6 +14,14 @@ import pytest
 # halves the run; the one demo that needs events spread over time asks for it itself.
 LESSON_KERNEL_ENV = {"GLM_OFFLINE_STRICT": "1", "GLM_OFFLINE_CHUNKING": "hostile",
                      "GLM_OFFLINE_PACING": "instant"}
+
+
+def pytest_configure(config):
+    """A suite started in the background of a non-interactive shell (nohup, `cmd &` in a CI
+    script) inherits SIGINT ignored, and so would every program its tests start: the tests
+    that press Ctrl-C in a child would then wait for an exit that never comes. Take it back."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.hookimpl(hookwrapper=True)
