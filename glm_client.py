@@ -174,7 +174,7 @@ def api_error_from(response):
     except ValueError:
         body = None
     code, message, request_id = _error_fields(body)
-    after = response.headers.get("Retry-After", "").strip()  # GLM sends none (facts 5.4)
+    after = response.headers.get("Retry-After", "").strip()  # none seen from GLM (facts 5.4)
     return APIError(response.status_code,
                     str(response.status_code if code is None else code),
                     _one_line(message if message is not None
@@ -356,7 +356,7 @@ class Answer:
         message = _first_choice(body).get("message")
         if not isinstance(message, dict):
             raise GLMError(f"the answer has no choices[0].message: {_one_line(body, 100)}")
-        return cls(content=message.get("content") or "",  # null beside tool_calls
+        return cls(content=message.get("content") or "",  # absent, null or "" alike
                    reasoning=message.get("reasoning_content") or "",  # absent, null or ""
                    tool_calls=list(message.get("tool_calls") or []),
                    finish_reason=_first_choice(body).get("finish_reason"),
@@ -390,7 +390,7 @@ class Answer:
         reasoning back too, as GLM asks with clear_thinking false or interleaved thinking."""
         message = {"role": "assistant", "content": self.content}
         if self.tool_calls:
-            message["content"] = self.content or None  # as GLM sends it beside tool calls
+            message["content"] = self.content or None  # null when empty, as glm-4 sent it
             message["tool_calls"] = [{k: v for k, v in call.items() if k != "index"}
                                      for call in self.tool_calls]
         if with_reasoning and self.reasoning:
