@@ -1,6 +1,7 @@
 """Command line: serve recordings, inject faults into a running server, record new ones."""
 
 import argparse
+import datetime
 import json
 import sys
 from pathlib import Path
@@ -106,6 +107,59 @@ def cmd_fault(args):
     return 0
 
 
+def thinking_label(model):
+    """'none', 'switchable', 'forced', or 'forced, off is a 400' with its reasoning_effort."""
+    label = {"forced_rejects_disabled": "forced, off is a 400"}.get(model.thinking,
+                                                                    model.thinking)
+    if model.reasoning_effort:
+        label += f", effort {'|'.join(model.reasoning_effort)}"
+    return label
+
+
+def cmd_models(args):
+    """The model table with each model's life, or (--retired-by) what uses a retired model."""
+    from .models import MODELS
+    from .retired import notebooks_folder, scan
+    if args.retired_by is None:
+        rows = [("model", "released", "thinking", "retired", "instead")]
+        for name, model in sorted(MODELS.items(),
+                                  key=lambda item: (item[1].released or datetime.date.min,
+                                                    item[0])):
+            released = (f"{model.released}{' ~' if model.released_approximate else ''}"
+                        if model.released else "unknown")
+            retired = (str(model.retired) if model.retired
+                       else "announced, no date" if model.retiring else "-")
+            rows.append((name, released, thinking_label(model), retired,
+                         model.replacement or "-"))
+        widths = [max(len(row[i]) for row in rows) for i in range(4)]
+        for row in rows:
+            print("  ".join([*(f"{cell:<{w}}" for cell, w in zip(row, widths)), row[4]]))
+        print("~ only the month is known: the date shown is the first of that month.\n"
+              "retired: only dates open.bigmodel.cn / api.z.ai announced.")
+        return 0
+    missing = [d for d in args.cassettes or [] if not Path(d).is_dir()]
+    if missing:
+        print(f"error: no such folder: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    lessons = notebooks_folder()
+    if lessons is None:
+        print("note: no notebooks folder beside the package (installed without the lessons): "
+              "scanning the recordings only")
+    try:
+        uses = scan(args.retired_by, lessons, args.cassettes or [])
+    except (OSError, CassetteError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if not uses:
+        print(f"none: no lesson or recording uses a model retired by {args.retired_by}")
+        return 0
+    for use in uses:
+        instead = f", use {use.replacement}" if use.replacement else ", no replacement announced"
+        print(f"{use.where}: {use.model} retired {use.retired}{instead}")
+    print(f"{len(uses)} use(s) of a model retired by {args.retired_by}")
+    return 1
+
+
 def cmd_record(args):
     from .record import run_recorder
     return run_recorder(args)
@@ -124,6 +178,16 @@ def count(text):
         raise argparse.ArgumentTypeError(f"must be a whole number from 1 to {MAX_COUNT}, "
                                          f"not {text!r}")
     return int(text)
+
+
+def day(text):
+    """argparse type: a date, YYYY-MM-DD."""
+    try:
+        if len(text) == 10:
+            return datetime.date.fromisoformat(text)
+    except ValueError:
+        pass
+    raise argparse.ArgumentTypeError(f"must be a date YYYY-MM-DD, not {text!r}")
 
 
 class Parser(argparse.ArgumentParser):
@@ -210,6 +274,18 @@ def build_parser():
     record.add_argument("--port", type=port_number, default=0)
     record.add_argument("--timeout", type=float, default=300, help="upstream read timeout (s)")
     record.set_defaults(func=cmd_record)
+
+    models = commands.add_parser(
+        "models", help="the model table: release dates, thinking, retirements",
+        description="Print every model the recorded server knows: its release date (~: only "
+        "the month is known), how it thinks, and its retirement and replacement where the "
+        "platform announced them. With --retired-by, list instead every lesson cell and "
+        "recorded request that uses a model retired by that date (exit 1 if any).")
+    models.add_argument("--retired-by", type=day, metavar="YYYY-MM-DD",
+                        help="list the lessons and recordings that use a model retired by then")
+    models.add_argument("--cassettes", action="append", metavar="DIR",
+                        help="also scan the recordings in this folder (repeatable)")
+    models.set_defaults(func=cmd_models)
     return parser
 
 

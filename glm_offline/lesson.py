@@ -7,12 +7,14 @@
 Offline (no ZHIPUAI_API_KEY): `server` is the kernel's recorded server, glm_offline.shared_server().
 Live (ZHIPUAI_API_KEY set, ZHIPUAI_BASE_URL optional, the official SDK's variable names): `server`
 is a stand-in whose offline-only demos (faults, stream options, the server's history) say in one
-line that they need the offline server and then do nothing, so a lesson cell never branches.
+line that they need the offline server and then do nothing, so a lesson cell never branches; and
+an answer whose `model` differs from the request's gets one line saying so (model_watch).
 """
 
 import contextlib
 import os
 
+from . import model_watch
 from .server import shared_server
 
 LIVE_BASE_URL = "https://open.bigmodel.cn/api/paas/v4"
@@ -41,7 +43,9 @@ def connect(language="en", environ=None):
     if api_key:
         base_url = environ.get("ZHIPUAI_BASE_URL", "").strip() or LIVE_BASE_URL
         print(LINES[language]["live"].format(host=host_of(base_url)))
+        model_watch.watch(base_url, language)  # one line when an answer's model differs
         return base_url, api_key, LiveStandIn(base_url, language)
+    model_watch.unwatch()
     server = shared_server()  # one per kernel, however often the setup cell runs
     print(LINES[language]["offline"])
     return server.base_url, server.api_key, server

@@ -1,9 +1,18 @@
 """The one-line setup of lessons 02 onwards: glm_offline.lesson.connect()."""
 
 import pytest
+import requests.sessions
 
 import glm_offline
+from glm_offline import model_watch
 from glm_offline.lesson import LiveStandIn, connect
+
+
+@pytest.fixture(autouse=True)
+def unwatched(monkeypatch):
+    """Live connect() installs model_watch's hook for this process: undo it after each test."""
+    monkeypatch.setattr(requests.sessions, "default_hooks", requests.sessions.default_hooks)
+    monkeypatch.setitem(model_watch._watching, "base_url", None)
 
 
 def test_offline_gives_the_kernels_recorded_server(capsys):
