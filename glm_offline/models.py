@@ -2,7 +2,7 @@
 read: whether and how each thinks, whether it takes images, its max_tokens ceiling, its
 reasoning_effort values, what its usage reports, and its sampling defaults.
 
-Facts: glm-api-facts.md 2.4 (defaults), 7.1 (models), 7.2 (thinking), 7.3 (limits). Where the
+Sources: docs/sources.md#request-body (defaults, limits), #models, #thinking. Where the
 sources do not settle a value, the choice is marked UNVERIFIED below.
 
 Thinking modes:
@@ -15,7 +15,7 @@ Thinking modes:
 
 from dataclasses import dataclass
 
-MAX_TOKENS_LIMIT = 131072  # the largest per-model ceiling (facts 2.4, 7.3)
+MAX_TOKENS_LIMIT = 131072  # the largest per-model ceiling (docs/sources.md#request-body)
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,7 @@ MODELS = {
     "glm-4.6": Model(named_choice_needs_thinking_off=True, **_SWITCHABLE),
     "glm-4.6v": Model(vision=True, max_tokens=32768, **_SWITCHABLE),
     "glm-4.6v-flash": Model(vision=True, max_tokens=32768, **_SWITCHABLE),
-    # UNVERIFIED: facts 7.2 list GLM-4.7 as forced, but zai-sdk's own integration test sends
+    # UNVERIFIED: the docs list GLM-4.7 as forced, but zai-sdk's own integration test sends
     # thinking {"type": "disabled"} to glm-4.7 and expects an answer; the lessons switch it off
     # for tool streams, so the recorded server lets the caller switch it off.
     "glm-4.7": Model(named_choice_needs_thinking_off=True, **_SWITCHABLE),
@@ -105,8 +105,8 @@ MODELS = {
     "glm-4.5v": Model(vision=True, max_tokens=16384, handover="dot", default_temperature=0.6,
                       **_FORCED),
     # Always thinking, "disabled" rejected, reasoning_effort low | high | max (default max).
-    # Captured for glm-5.3; glm-5.2 takes reasoning_effort too (facts 7.2), the rest of its
-    # behaviour is assumed the same (UNVERIFIED).
+    # Captured for glm-5.3; glm-5.2 takes reasoning_effort too (docs/sources.md#thinking), the
+    # rest of its behaviour is assumed the same (UNVERIFIED).
     "glm-5.2": Model(**_EFFORT),
     "glm-5.3": Model(**_EFFORT),
     "glm-5.3-flash": Model(**_EFFORT),
