@@ -19,7 +19,9 @@ The parts, each taught in a lesson and used here unchanged:
 6. Retries (lesson 05): is_retryable, backoff_delays
 7. The client: GLMClient.chat() and GLMClient.stream()
 
-Facts about the API come from glm-api-facts.md; UNVERIFIED marks a choice no source settles.
+Each fact about the API has a public source, listed in the course's docs/sources.md; the
+official reference is https://docs.bigmodel.cn/cn/api/introduction (in English,
+https://docs.z.ai). UNVERIFIED marks a choice no source settles.
 """
 
 import json
@@ -37,7 +39,7 @@ __all__ = ["Answer", "APIError", "Event", "GLMAuth", "GLMClient", "GLMError", "I
            "split_lines"]
 
 GLM_BASE_URL = "https://open.bigmodel.cn/api/paas/v4"  # international: https://api.z.ai/api/paas/v4
-DEFAULT_MODEL = "glm-4.7-flash"  # free, and a thinking model (facts 7.1)
+DEFAULT_MODEL = "glm-4.7-flash"  # free, and a thinking model (docs/sources.md#models)
 
 
 # -- 1. Keys and tokens ------------------------------------------------------------------
@@ -159,9 +161,9 @@ def _error_fields(body):
     error = body.get("error")
     if isinstance(error, dict):  # {"error": {"code": "1302", "message": ...}, "request_id": ...}
         return error.get("code"), error.get("message"), body.get("request_id")
-    if "code" in body and "message" in body:  # seen without the "error" wrapper (facts 5.3)
+    if "code" in body and "message" in body:  # no "error" wrapper: docs/sources.md#error-body
         return body["code"], body["message"], body.get("request_id")
-    if isinstance(error, str):  # the Spring-style 404 of an unknown path (facts 7.4)
+    if isinstance(error, str):  # Spring's 404: docs/sources.md#unknown-path
         return None, f"{error} {body.get('path', '')}".strip(), None
     return None, None, None
 
@@ -174,7 +176,8 @@ def api_error_from(response):
     except ValueError:
         body = None
     code, message, request_id = _error_fields(body)
-    after = response.headers.get("Retry-After", "").strip()  # none seen from GLM (facts 5.4)
+    # GLM sends none: docs/sources.md#rate-limits-and-retries
+    after = response.headers.get("Retry-After", "").strip()
     return APIError(response.status_code,
                     str(response.status_code if code is None else code),
                     _one_line(message if message is not None
@@ -308,9 +311,10 @@ def call_for(calls, fragment):
         return next((call for call in calls if call["id"] == call_id), None)
     if isinstance(index, int) and index >= 0:
         return next((call for call in calls if call.get("index") == index), None)
-    # No id, and index -1 (glm-4.5-flash, facts 4.4) or none. GLM sends each call whole, so
-    # one that names a function is a new call. UNVERIFIED: a nameless fragment like this (only
-    # more arguments) is not in any capture; it is taken to continue the latest call.
+    # No id, and index -1 (glm-4.5-flash, docs/sources.md#tool-calls) or none. GLM sends
+    # each call whole, so one that names a function is a new call. UNVERIFIED: a nameless
+    # fragment like this (only more arguments) is not in any capture; it is taken to continue
+    # the latest call.
     named = (fragment.get("function") or {}).get("name")
     return calls[-1] if calls and not named else None
 

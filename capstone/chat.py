@@ -124,7 +124,7 @@ def answer_turn(client, messages, out):
         answer = client.stream(messages, tools=TOOLS, on_reasoning=printer.reasoning,
                                on_content=printer.content)
         printer.end()
-        # Reasoning goes back with tool calls (interleaved thinking, glm-api-facts 7.2).
+        # Reasoning goes back with tool calls (interleaved thinking, docs/sources.md#thinking).
         messages.append(answer.as_message(with_reasoning=bool(answer.tool_calls)))
         if not answer.tool_calls:
             return answer

@@ -1,4 +1,4 @@
-"""Authorization exactly as the GLM v4 API accepts it (facts: glm-api-facts.md section 1).
+"""Authorization exactly as the GLM v4 API accepts it (docs/sources.md#authentication).
 
 Two styles, both sent as ``Authorization: Bearer <credential>``:
   * the raw API key ``<id>.<secret>`` (what the official SDK sends by default today);
@@ -9,8 +9,8 @@ Which business code each bad-credential case yields on the live service is UNVER
 The choice here: missing header 1001, unreadable credential 1002, expired token 1003,
 bad signature 1004, well-formed credential for an unknown key 1000, and a raw key whose id
 is known but whose secret is wrong: the body with code "401" and "令牌已过期或验证不正确"
-that live traffic showed in 2026 beside 1000 (facts 7.4; when each one appears live is
-UNVERIFIED: this split is the recorded server's guess).
+that live traffic showed in 2026 beside 1000 (docs/sources.md#authentication; when each
+appears live is UNVERIFIED: this split is the recorded server's guess).
 check() returns the key id, so the server can keep each key's requests and tasks apart.
 """
 

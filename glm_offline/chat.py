@@ -1,7 +1,7 @@
 """Chat completion bodies and stream chunks in the service's shape, and the locally
 generated reply used when no recording matches a request.
 
-Shapes: glm-api-facts.md sections 3, 4 and 7.2. Non-streaming bodies have their keys in
+Shapes: docs/sources.md#responses, #streaming and #thinking. Non-streaming bodies have their keys in
 alphabetical order, as captured; chunks use the captured order (id, created, object,
 model, choices) and only the last JSON chunk has finish_reason and usage. A thinking
 model's answer carries its reasoning: `message.reasoning_content`, or in a stream a run of
@@ -138,7 +138,7 @@ def tool_call_pieces(call, tool_stream=False):
     Without tool_stream the call arrives whole in one chunk (captured). With it the
     arguments arrive in token-sized fragments: the first piece carries id, type and name,
     later pieces only the index and more argument text. That fragment shape follows the
-    documented accumulation by index (glm-api-facts.md 4.6) and OpenAI's; it is UNVERIFIED.
+    documented accumulation by index (docs/sources.md#tool-calls) and OpenAI's; it is UNVERIFIED.
     """
     if not tool_stream:
         return [call]
@@ -154,7 +154,7 @@ def thinking_deltas(reasoning, pieces, handover="plain"):
     Reasoning deltas carry no "content" key (captured, every model). The hand-over:
       "plain"          content deltas carry only content (glm-4.7-flash, 2026);
       "dot"            content deltas also carry "reasoning_content": "" (glm-4.5, 2025-09,
-                       whose last piece, ".", the facts quote);
+                       whose last piece was ".", docs/sources.md#thinking);
       "newline-first"  the first delta is {"content": "", "reasoning_content": "\\n"}, then
                        plain deltas (glm-4.5-flash, 2025-09).
     """

@@ -7,7 +7,7 @@
 
 Faults wait in a queue and are used in order; a stream-only fault waits for the next
 streaming request, a task-only fault for the next async task (POST /async/chat/completions).
-The shapes of mid-stream failures are UNVERIFIED on the live service (glm-api-facts.md 4.5);
+Mid-stream failures' shapes are UNVERIFIED live (docs/sources.md#errors-in-a-stream);
 they follow the documentation and third-party captures.
 
 Adding a fault kind is one row in KINDS (what it does, which requests, which options, and

@@ -3,10 +3,10 @@ recording came closest and why. The one matcher the server (cassettes.Library), 
 recorder (record.py) and scripts/rerecord.py use.
 
 A request matches a recording when method, path and the canonical bodies are equal. The
-canonical body drops what does not change the answer (facts 2.4, 7.6): explicit nulls (the
-official SDK sends "response_format": null, "thinking": null), and values that spell out a
-default, which real clients send: "stream": false (LangChain), "n": 1, any "stream_options"
-(the openai SDK; usage comes on the last chunk either way), "do_sample": true,
+canonical body drops what does not change the answer (docs/sources.md#what-real-clients-send):
+explicit nulls (the official SDK sends "response_format": null, "thinking": null), and values
+that spell out a default, which real clients send: "stream": false (LangChain), "n": 1,
+any "stream_options" (the openai SDK; usage comes on the last chunk either way), "do_sample": true,
 "tool_stream": false, "tool_choice": "auto", "response_format": {"type": "text"},
 "thinking": {"type": "enabled"} (and "clear_thinking": true) on a thinking model, the
 model's own default reasoning_effort, temperature and top_p (models.py; the defaults of the

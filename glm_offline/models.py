@@ -2,7 +2,7 @@
 read: whether and how each thinks, whether it takes images, its max_tokens ceiling, its
 reasoning_effort values, what its usage reports, and its sampling defaults.
 
-Facts: glm-api-facts.md 2.4 (defaults), 7.1 (models), 7.2 (thinking), 7.3 (limits). Where the
+Sources: docs/sources.md#request-body (defaults, limits), #models, #thinking. Where the
 sources do not settle a value, the choice is marked UNVERIFIED below.
 
 Thinking modes:
@@ -22,7 +22,7 @@ first of that month and `released_approximate` is set (the CLI marks it "~").
 from dataclasses import dataclass, replace
 from datetime import date
 
-MAX_TOKENS_LIMIT = 131072  # the largest per-model ceiling (facts 2.4, 7.3)
+MAX_TOKENS_LIMIT = 131072  # the largest per-model ceiling (docs/sources.md#request-body)
 
 
 @dataclass(frozen=True)
@@ -150,7 +150,7 @@ MODELS = {
     "glm-4.6": lived(Model(named_choice_needs_thinking_off=True, **_SWITCHABLE), "2025-09-30"),
     "glm-4.6v": lived(Model(vision=True, max_tokens=32768, **_SWITCHABLE), "2025-12"),
     "glm-4.6v-flash": lived(Model(vision=True, max_tokens=32768, **_SWITCHABLE), "2025-12"),
-    # UNVERIFIED: facts 7.2 list GLM-4.7 as forced, but zai-sdk's own integration test sends
+    # UNVERIFIED: the docs list GLM-4.7 as forced, but zai-sdk's own integration test sends
     # thinking {"type": "disabled"} to glm-4.7 and expects an answer; the lessons switch it off
     # for tool streams, so the recorded server lets the caller switch it off.
     "glm-4.7": lived(Model(named_choice_needs_thinking_off=True, **_SWITCHABLE), "2025-12-22"),
@@ -164,7 +164,7 @@ MODELS = {
     "glm-4.5v": lived(Model(vision=True, max_tokens=16384, handover="dot",
                             default_temperature=0.6, **_FORCED), "2025-08"),
     # Always thinking, "disabled" rejected, reasoning_effort low | high | max (default max).
-    # Captured for glm-5.3; glm-5.2 takes reasoning_effort too (facts 7.2), the rest of its
+    # Captured for glm-5.3; glm-5.2 takes reasoning_effort too (#thinking), the rest of its
     # behaviour is assumed the same (UNVERIFIED).
     "glm-5.2": lived(Model(**_EFFORT), "2026-06-16"),
     "glm-5.3": lived(Model(**_EFFORT), "2026-08"),

@@ -62,7 +62,7 @@ PASSED_BACK_HEADERS = ("Retry-After",)
 CONNECT_TIMEOUT_SECONDS = 10
 MAX_TIMEOUT_SECONDS = 3600
 REDACTED = "<redacted>"
-# The shape of real keys in public examples (glm-api-facts.md 1.1): 32 hex, ".", 16 alphanumerics.
+# Real keys' shape in public examples (docs/sources.md#authentication): 32 hex, ".", 16 alnum.
 KEY_SHAPE = re.compile(r"(?<![0-9A-Za-z])[0-9a-f]{32}\.[A-Za-z0-9]{16}(?![0-9A-Za-z])")
 READ_SIZE = 64 * 1024
 UPSTREAM_READ_ERRORS = (requests.RequestException, urllib3.exceptions.HTTPError, OSError)

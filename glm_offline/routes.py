@@ -84,7 +84,8 @@ class ReplayApp:
     def chat(self, handler, path, raw):
         key_id, body = self.checked_body(handler, raw)
         if not self.in_flight.enter(key_id):
-            # The live limit is on requests in flight per key (glm-api-facts.md 7.5); that it
+            # The live limit is on requests in flight per key
+            # (docs/sources.md#rate-limits-and-retries); that it
             # answers 429/1302 at once rather than queueing is what the docs describe.
             return handler.send_error(api_error("1302"))
         try:
@@ -101,7 +102,7 @@ class ReplayApp:
     def async_chat(self, handler, path, raw):
         """Start a task whose polls replay the matching recording; answer its record."""
         key_id, body = self.checked_body(handler, raw)
-        # The async API has no "stream" (glm-api-facts.md 2.5); that the service ignores
+        # The async API has no "stream" (docs/sources.md#async-tasks); that the service ignores
         # one sent anyway, rather than rejecting it, is UNVERIFIED.
         body.pop("stream", None)
         fault = self.take_fault(handler, streaming=False, task=True)
@@ -133,12 +134,13 @@ class ReplayApp:
         handler.send_json(200, record, "task:" + record["task_status"])
 
     def not_found(self, handler, path, raw):
-        """An unknown path gets the gateway's Spring-style 404, not a GLM body (facts 7.4),
+        """An unknown path gets the gateway's Spring-style 404, not a GLM body
+        (docs/sources.md#unknown-path),
         stamped with the server's clock."""
         body = spring_not_found(path, self.auth.clock())
         if "/v4/v1/" in path or path.endswith("/v4/v1"):
             # This server's own addition, not in the live body: the classic cause is a client
-            # that appends /v1 to a base URL that already ends in /v4 (facts 7.4).
+            # that appends /v1 to a base URL already ending in /v4 (docs/sources.md#unknown-path).
             body["offline_hint"] = (
                 "glm_offline's own hint, not part of the live answer: the path has /v1 after "
                 "/api/paas/v4. The base URL already ends in /v4; use "

@@ -1,6 +1,6 @@
 """Request validation for POST /chat/completions, like the live API of 2026.
 
-Fields, ranges and codes: glm-api-facts.md 2.4, 5, and 7.3 (what live probes in 2026 accepted
+Fields, ranges, codes: docs/sources.md#request-body and #errors (what live probes in 2026 accepted
 and rejected). Range errors are 1210 with the range in the message; a value of the wrong type
 is a 1214 naming the field (UNVERIFIED: the live probes tried numbers out of range, not
 strings). Unknown fields are tolerated (OpenAI clients send some); explicit nulls are

@@ -1,6 +1,6 @@
 """What goes on the wire: GLM error bodies, JSON and SSE encoding, ids.
 
-Facts come from ../shared/reference/glm-api-facts.md (sections 3-5); where the
+Sources: docs/sources.md#responses, #streaming and #errors; where the
 sources do not settle a detail, the choice made here is marked UNVERIFIED.
 """
 
@@ -32,7 +32,7 @@ class APIError(Exception):
 
 
 # Business code -> (HTTP status, message on open.bigmodel.cn, message on api.z.ai).
-# Sources: glm-api-facts.md 5.2 (the documented table), 5.3 and 7.4 (texts seen live).
+# Sources: docs/sources.md#status-and-code-table and #texts-seen-live.
 # Chinese texts seen live: 1000, 1001, 1002, 1113, 1210, 1211, 1261, 1301, 1302, 1305 and
 # "401"; English texts seen live (api.z.ai): 1000, 1113, 1211, 1261, 1302, 1305. The other
 # Chinese texts are the documented ones; every other English text, and the texts of codes
@@ -156,7 +156,8 @@ def http_error(status, message):
 
 
 def spring_not_found(path, now):
-    """The gateway's body for an unknown path: Spring Boot's, not a GLM error (facts 7.4).
+    """The gateway's body for an unknown path: Spring Boot's, not a GLM error
+    (docs/sources.md#unknown-path).
     `now` is the server clock's time in seconds."""
     millis = int(now * 1000) % 1000
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{millis:03d}+00:00"

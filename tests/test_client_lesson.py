@@ -111,8 +111,8 @@ def test_reasoning_is_dimmed_and_the_answer_starts_on_its_own_line(language, str
 
 
 def test_a_stream_that_opens_with_an_empty_answer_and_a_newline_of_reasoning(capsys):
-    """glm-4.5-flash's first delta is {"content": "", "reasoning_content": "\\n"} (facts 7.2):
-    the empty content must not start the answer's line early."""
+    """glm-4.5-flash's first delta is {"content": "", "reasoning_content": "\\n"}
+    (docs/sources.md#thinking): the empty content must not start the answer's line early."""
     printer, pieces = lesson("en").Printer(), []
 
     def on_content(text):

@@ -92,7 +92,7 @@ def sse(*deltas, finish="stop", done=True):
 
 
 # A glm-4.5-flash style first delta, reasoning-only deltas without a "content" key, the
-# answer, and an empty last delta (facts 7.2).
+# answer, and an empty last delta (docs/sources.md#thinking).
 THINKING = sse({"role": "assistant", "content": "", "reasoning_content": "\n"},
                {"role": "assistant", "reasoning_content": "Seven days,"},
                {"role": "assistant", "reasoning_content": " Monday first."},

@@ -66,7 +66,7 @@ def test_success_record_is_the_recording_under_the_task_id(module_server, tasks)
     assert list(done) == sorted(done)
     assert done["task_status"] == "SUCCESS"
     assert done["choices"][0]["message"]["content"].startswith("四十年来")
-    # glm-4.7-flash reports both details (glm-api-facts.md 7.2), also with thinking off.
+    # glm-4.7-flash reports both details (docs/sources.md#responses), also with thinking off.
     assert set(done["usage"]) == {"prompt_tokens", "completion_tokens", "total_tokens",
                                   "prompt_tokens_details", "completion_tokens_details"}
 

@@ -1,4 +1,5 @@
-"""Authorization as the GLM v4 API takes it: a raw key or a millisecond JWT (facts section 1)."""
+"""Authorization as the GLM v4 API takes it: a raw key or a millisecond JWT
+(docs/sources.md#authentication)."""
 
 import base64
 

@@ -1,6 +1,6 @@
-"""The codes and messages the live API answered in 2026 (glm-api-facts.md 7.3, 7.4): range
-errors, per-model limits, tool_choice, content parts, roles, the model list, English
-messages (api.z.ai), the Spring 404, and faults with any documented business code."""
+"""The codes and messages the live API answered in 2026 (docs/sources.md#request-body and
+#texts-seen-live): range errors, per-model limits, tool_choice, content parts, roles, the model
+list, English messages (api.z.ai), the Spring 404, and faults with any documented business code."""
 
 import pytest
 import requests

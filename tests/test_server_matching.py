@@ -1,5 +1,5 @@
 """Request matching (glm_offline.matching): requests that spell out a default match the same
-recording as requests that leave it out (what real clients send, glm-api-facts.md 7.6); the
+recording as requests that leave it out (docs/sources.md#what-real-clients-send); the
 server, the recorder and scripts/rerecord.py use the one matcher; and a strict miss on a big
 body is explained in bounded work (issue 10)."""
 
@@ -97,7 +97,7 @@ def thinking_server(tmp_path_factory):
 @pytest.mark.parametrize("extra", [
     {"thinking": {"type": "enabled"}},
     {"thinking": {"type": "enabled", "clear_thinking": True}},
-    {"temperature": 1.0, "top_p": 0.95},  # glm-4.7's documented defaults (facts 2.4)
+    {"temperature": 1.0, "top_p": 0.95},  # glm-4.7's defaults (docs/sources.md#request-body)
     {"temperature": 1},
 ])
 def test_thinking_defaults_match(thinking_server, extra):

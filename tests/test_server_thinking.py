@@ -1,4 +1,4 @@
-"""Thinking models (glm-api-facts.md 7.2): reasoning_content in bodies and streams, the
+"""Thinking models (docs/sources.md#thinking): reasoning_content in bodies and streams, the
 hand-over shapes, usage details, max_tokens spent on reasoning, thinking and
 reasoning_effort validation, and generated replies that think in the prompt's language."""
 
@@ -56,7 +56,7 @@ def test_recorded_body_has_reasoning_content_and_usage_details(tmp_path):
                     cached_tokens=3) as server:
         r = post(server, body)
     assert r.status_code == 200
-    # Keys in alphabetical order, as the glm-4.7-flash capture (facts 3.2 c).
+    # Keys in alphabetical order, as the glm-4.7-flash capture (docs/sources.md#responses).
     assert r.text.index('"content"') < r.text.index('"reasoning_content"') < r.text.index(
         '"role"')
     data = r.json()
@@ -100,7 +100,7 @@ def test_recorded_stream_sends_reasoning_only_deltas_first(tmp_path, handover):
     assert found[:-1] == HANDOVER_DELTAS[handover]
     assert found[-1] == {"role": "assistant", "content": ""}
     assert last["choices"][0]["finish_reason"] == "stop"
-    # The captured order in a stream's usage: the three counts, then the details (facts 4.3 e).
+    # Captured order in a stream's usage: three counts, then details (docs/sources.md#streaming).
     assert list(last["usage"]) == ["prompt_tokens", "completion_tokens", "total_tokens",
                                    "prompt_tokens_details", "completion_tokens_details"]
     assert last["usage"]["completion_tokens_details"] == {"reasoning_tokens": 3}

@@ -1,4 +1,5 @@
-"""Request validation (400 + GLM body, facts 2.4 and 5) and HTTP-level errors (404, 405, 413)."""
+"""Request validation (400 + GLM body, docs/sources.md#request-body and #errors) and HTTP-level
+errors (404, 405, 413)."""
 
 import json
 import socket
@@ -28,7 +29,7 @@ def bad_json(code, field=None):
 
 
 def out_of_range(field, low, high):
-    """The 2026 live range error (glm-api-facts.md 7.3)."""
+    """The 2026 live range error (docs/sources.md#request-body)."""
     return {"error": {"code": "1210", "message": f"{field}参数非法：限制数值范围[{low},{high}]"}}
 
 
@@ -156,7 +157,7 @@ def test_unknown_path_is_404(module_server):
                       json={"model": "embedding-3", "input": "x"}, headers=auth(), timeout=10)
     assert r.status_code == 404
     assert r.headers["Content-Type"] == "application/json; charset=UTF-8"
-    body = r.json()  # the gateway's Spring-style 404 (glm-api-facts.md 7.4), not a GLM body
+    body = r.json()  # the gateway's Spring-style 404 (docs/sources.md#unknown-path), not a GLM body
     assert {**body, "timestamp": None} == {"timestamp": None, "status": 404, "error": "Not Found",
                                            "path": "/api/paas/v4/embeddings"}
 

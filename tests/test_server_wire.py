@@ -1,4 +1,5 @@
-"""The exact bytes on the wire, compared with the cassette file (facts sections 3.1, 4.1, 4.2)."""
+"""The exact bytes on the wire, compared with the cassette file (docs/sources.md#responses and
+#streaming)."""
 
 import json
 

@@ -82,7 +82,8 @@ def test_a_reasoning_delta_without_a_content_key_is_shown_dimmed(language):
 
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_a_first_delta_of_empty_content_and_a_newline_of_reasoning(language):
-    """glm-4.5-flash's first delta: {"content": "", "reasoning_content": "\\n"} (facts 7.2)."""
+    """glm-4.5-flash's first delta: {"content": "", "reasoning_content": "\\n"}
+    (docs/sources.md#thinking)."""
     show_stream = lesson(language, "thinking-stream").show_stream
     chunks = [chunk(role="assistant", content="", reasoning_content="\n"),
               chunk(role="assistant", reasoning_content="Odd."),

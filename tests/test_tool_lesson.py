@@ -108,7 +108,7 @@ def fragments(call_id, index, name, arguments, size=2, repeat_id=False):
 
 
 END = {"role": "assistant", "content": ""}
-# A thinking model's opening (facts 7.2): a glm-4.5-flash style first delta, then
+# A thinking model's opening (docs/sources.md#thinking): a glm-4.5-flash style first delta, then
 # reasoning-only deltas with no "content" key.
 THINKING = ({"role": "assistant", "content": "", "reasoning_content": "\n"},
             {"role": "assistant", "reasoning_content": "The user asks about Beijing."},
