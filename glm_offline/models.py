@@ -11,11 +11,22 @@ Thinking modes:
   "forced"     always thinks; {"type": "disabled"} is accepted and ignored (UNVERIFIED)
   "forced_rejects_disabled"  always thinks; {"type": "disabled"} is a 400/1210 (captured for
                glm-5.3; UNVERIFIED for glm-5.2)
+
+reasoning_effort: every model takes it. Its values are checked only where they are
+documented (glm-5.2 and glm-5.3: low | high | max). Any other thinking model answered 200 to
+"high" (glm-4.7-flash, charmbracelet/fantasy go-vcr fixtures, api.z.ai, 2026-03), and its
+answer is taken not to change (UNVERIFIED); a model that does not think accepts and ignores
+it as it does `thinking` (UNVERIFIED: no capture either way).
+
+The coding plan (`/api/coding/paas/v4`) serves only GLM-5.3 and GLM-5.3-Flash in late 2026
+and silently switches older names (docs.bigmodel.cn /cn/api/introduction; facts 7.5): the
+mapping chosen here is CODING_PLAN_MODELS below.
 """
 
 from dataclasses import dataclass
 
 MAX_TOKENS_LIMIT = 131072  # the largest per-model ceiling (facts 2.4, 7.3)
+SENTENCE = "sentence"  # Model.tool_call_content: a short sentence, written per answer
 
 
 @dataclass(frozen=True)
@@ -36,6 +47,10 @@ class Model:
     # a named tool_choice with thinking on is a 1210 (seen live for glm-4.5, 4.6 and 4.7;
     # glm-4.5-air and glm-5.3 accepted it)
     named_choice_needs_thinking_off: bool = False
+    # message.content beside tool_calls in a non-streamed answer: a string, never null (LangChain's
+    # ChatZhipuAI rejects null). SENTENCE: a short sentence on what the model calls, as
+    # glm-4.7-flash sent in 2026 (charmbracelet/fantasy fixtures); any other value is sent as is.
+    tool_call_content: str = "sentence"
 
     @property
     def thinks_by_default(self):
@@ -55,13 +70,19 @@ class Model:
 # glm-4-flash-250414). Their usage shows no details: the 2025-09 glm-4-flash SDK repr has
 # only the three counts (UNVERIFIED for late 2026). Ceiling: the API's 131072; the older docs
 # say the GLM-4 family silently clamps longer requests to 4095 output tokens.
-_GLM4 = Model(default_temperature=0.75, default_top_p=0.9)
-_GLM4_VISION = Model(vision=True, default_temperature=0.75, default_top_p=0.9)
+# Beside tool calls glm-4 sent null in 2024; null breaks LangChain, and what the GLM-4 family
+# sends in 2026 is not captured, so the recorded server sends "" (UNVERIFIED).
+_GLM4 = Model(default_temperature=0.75, default_top_p=0.9, tool_call_content="")
+_GLM4_VISION = Model(vision=True, default_temperature=0.75, default_top_p=0.9,
+                     tool_call_content="")
 
 # Thinking models report both usage details (every 2025-26 capture has cached_tokens, the
 # 2026 ones reasoning_tokens). The per-model ceilings other than glm-4.5-air's 98304 (a live
 # 2026 error message) and glm-4.7's 131072 (docs) are plausible guesses: UNVERIFIED.
-_GLM45 = dict(usage_details=True, max_tokens=98304, default_temperature=0.6)
+# glm-4.5 sent "\n\n" beside its tool call (fantasy fixtures, api.z.ai, 2025-09-26); the other
+# 4.5 models are assumed to do the same (UNVERIFIED).
+_GLM45 = dict(usage_details=True, max_tokens=98304, default_temperature=0.6,
+              tool_call_content="\n\n")
 _SWITCHABLE = dict(thinking="switchable", usage_details=True)
 _FORCED = dict(thinking="forced", usage_details=True)
 _EFFORT = dict(thinking="forced_rejects_disabled", usage_details=True,
@@ -117,3 +138,14 @@ MODELS = {
 def model(name):
     """The Model for an id, or None for an id the service does not know."""
     return MODELS.get(name) if isinstance(name, str) else None
+
+
+# The coding plan's substitution, shown in the response's `model`: the names it serves stay,
+# flash-class names become glm-5.3-flash, every other name glm-5.3. Which older name maps to
+# which is this server's choice (UNVERIFIED); that names are switched silently is documented
+# (docs.bigmodel.cn /cn/api/introduction, coding endpoint; facts 7.5).
+CODING_PLAN_SERVES = ("glm-5.3", "glm-5.3-flash")
+CODING_PLAN_MODELS = {
+    name: name if name in CODING_PLAN_SERVES
+    else "glm-5.3-flash" if "flash" in name else "glm-5.3"
+    for name in MODELS}
