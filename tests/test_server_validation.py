@@ -133,6 +133,24 @@ def test_non_finite_temperature_is_rejected(module_server):
     assert (response.status, json.loads(response.body)) == (400, bad_json("1214", "temperature"))
 
 
+@pytest.mark.parametrize("value", [b"NaN", b"Infinity", b"-Infinity"])
+def test_non_finite_request_id_is_rejected(module_server, value):
+    raw = b'{"model":"glm-4","messages":[{"role":"user","content":"hi"}],"request_id":' + \
+        value + b"}"
+    response = raw_post(module_server.port, CHAT, raw)
+    assert (response.status, json.loads(response.body)) == (400, bad_json("1214", "request_id"))
+
+
+def test_a_megabyte_request_id_is_rejected_in_english_too(module_server):
+    # Under the 1 MiB body limit, so validation, not the HTTP layer, answers it.
+    r = requests.post(module_server.base_url + "/async/chat/completions",
+                      json=with_(request_id="r" * 1_000_000),
+                      headers={**auth(), "Accept-Language": "en"}, timeout=10)
+    assert r.status_code == 400
+    assert r.json() == {"error": {"code": "1214",
+                                  "message": "request_id is too long: at most 128 characters"}}
+
+
 def test_explicit_nulls_match_the_recording(module_server, recordings):
     body = {**HELLO, "response_format": None, "thinking": None, "temperature": None}
     r = requests.post(module_server.base_url + "/chat/completions", json=body, headers=auth(),
