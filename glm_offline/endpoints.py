@@ -14,43 +14,44 @@ from .wire import APIError
 
 LIVE_ONLY_CODE = "offline_live_only"  # this server's own code, not a GLM one
 
-# relative path -> what it is
+# relative path -> what it is, in English and in Chinese
 LIVE_ONLY = {
-    "/embeddings": "embeddings",
-    "/files": "files",
-    "/batches": "batches",
-    "/images/generations": "image generation",
-    "/videos/generations": "video generation",
-    "/audio/speech": "text to speech",
-    "/audio/transcriptions": "speech to text",
-    "/audio/customization": "voice customization",
-    "/web_search": "web search",
-    "/tools": "web search tools",
-    "/reader": "web reader",
-    "/tokenizer": "tokenizer",
-    "/rerank": "rerank",
-    "/moderations": "moderation",
-    "/layout_parsing": "layout parsing",
-    "/assistant": "assistant",
-    "/v1/agents": "agents",
+    "/embeddings": ("embeddings", "向量嵌入"),
+    "/files": ("files", "文件管理"),
+    "/batches": ("batches", "批处理"),
+    "/images/generations": ("image generation", "图像生成"),
+    "/videos/generations": ("video generation", "视频生成"),
+    "/audio/speech": ("text to speech", "语音合成"),
+    "/audio/transcriptions": ("speech to text", "语音识别"),
+    "/audio/customization": ("voice cloning", "音色复刻"),
+    "/web_search": ("web search", "网络搜索"),
+    "/tools": ("web search tools", "网络搜索工具"),
+    "/reader": ("web reader", "网页读取"),
+    "/tokenizer": ("tokenizer", "分词器"),
+    "/rerank": ("rerank", "重排序"),
+    "/moderations": ("moderation", "内容审核"),
+    "/layout_parsing": ("layout parsing", "版面解析"),
+    "/assistant": ("assistant", "智能体助手"),
+    "/v1/agents": ("agents", "智能体"),
 }
 
 
 def live_only(relative):
-    """The name of the live-only endpoint `relative` (a path after the base URL) belongs
-    to, or None."""
-    for path, name in LIVE_ONLY.items():
+    """(English name, Chinese name) of the live-only endpoint `relative` (a path after the
+    base URL) belongs to, or None."""
+    for path, names in LIVE_ONLY.items():
         if relative == path or relative.startswith(path + "/"):
-            return name
+            return names
     return None
 
 
-def live_only_error(name, path):
+def live_only_error(names, path):
     """The 404 for a documented endpoint the recorded server does not serve."""
+    english, chinese = names
     shown = path if len(path) <= 200 else path[:197] + "..."
     return APIError(
         404, LIVE_ONLY_CODE,
-        f"离线录制服务器没有这个端点（{name}：{shown}），真实的 API 有。"
+        f"录制版 GLM 服务器没有这个端点（{chinese}：{shown}），真实的 API 有。"
         "设置 ZHIPUAI_API_KEY，同样的代码就会调用真实的 GLM。",
-        f"this endpoint ({name}: {shown}) is not part of the recorded server; the live API has "
-        "it. Set ZHIPUAI_API_KEY and the same code calls the real GLM.")
+        f"this endpoint ({english}: {shown}) is not part of the recorded server; the live API "
+        "has it. Set ZHIPUAI_API_KEY and the same code calls the real GLM.")

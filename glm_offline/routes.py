@@ -18,7 +18,7 @@ API_PREFIX = "/api/paas/v4"
 CHAT_PATH = API_PREFIX + "/chat/completions"
 ASYNC_PATH = API_PREFIX + "/async/chat/completions"
 RESULT_PREFIX = API_PREFIX + "/async-result/"
-SERVED = ("/chat/completions", "/async/chat/completions", "/async-result")
+SERVED = ("/chat/completions", "/async/chat/completions")  # and /async-result/{id}
 # The response header that says how a recorded answer matched (history: Exchange.match).
 MATCH_HEADER = "X-GLM-Offline-Match"
 
@@ -75,25 +75,23 @@ class ReplayApp:
         if coding:  # the coding plan's base URL: the same endpoints (coding_plan.py)
             path = API_PREFIX + path[len(coding_plan.CODING_PREFIX):]
         if path == CHAT_PATH:
-            return allowed(method, ("POST",), self.plan_aware(self.chat, coding))
+            return allowed(method, ("POST",), self.plan_aware(self.chat, path, coding))
         if path == ASYNC_PATH:
-            return allowed(method, ("POST",), self.plan_aware(self.async_chat, coding))
+            return allowed(method, ("POST",), self.plan_aware(self.async_chat, path, coding))
         if path.startswith(RESULT_PREFIX):
             return allowed(method, ("GET",), self.async_result)
-        name = endpoints.live_only(path[len(API_PREFIX):]) \
+        names = endpoints.live_only(path[len(API_PREFIX):]) \
             if path.startswith(API_PREFIX + "/") else None
-        if name is not None:
+        if names is not None:
             return lambda handler, shown, raw: handler.send_error(
-                endpoints.live_only_error(name, shown))
+                endpoints.live_only_error(names, shown))
         return self.not_found
 
-    def plan_aware(self, action, coding):
-        """The action, told whether the request came to the coding plan's base URL (the
-        general path is what matching and the recordings use)."""
-        def act(handler, path, raw):
-            general = API_PREFIX + path[len(coding_plan.CODING_PREFIX):] if coding else path
-            action(handler, general, raw, coding)
-        return act
+    @staticmethod
+    def plan_aware(action, general, coding):
+        """The action, given the general path (what matching and the recordings use) and
+        whether the request came to the coding plan's base URL."""
+        return lambda handler, path, raw: action(handler, general, raw, coding)
 
     def checked_body(self, handler, raw, coding=False):
         """(key id, chat body) once auth and validation pass (APIError otherwise); on the
@@ -211,8 +209,8 @@ class ReplayApp:
             miss = self.library.explain_miss(method, path, body)
             near, differ = self.library.find_ignoring_sampling(method, path, body)
             if near is not None:
-                miss += (f"; only {' and '.join(differ)} differ(s) from {near.name!r}, which "
-                         "non-strict mode replays")
+                miss += (f"; {near.name!r} differs only in {', '.join(differ)}, and "
+                         "non-strict mode would replay it")
             raise APIError(400, "offline_no_recording", "strict mode: no recording matches this "
                            "request; " + miss)
         near, differ = self.library.find_ignoring_sampling(method, path, body)
@@ -231,10 +229,9 @@ def v1_is_the_mistake(path):
         if path == prefix + "/v1":
             return True
         if path.startswith(prefix + "/v1/"):
-            rest = path[len(prefix) + 3:]
-            if endpoints.live_only(path[len(prefix):]) is None and (
-                    endpoints.live_only(rest) is not None or rest in SERVED
-                    or rest.startswith("/async-result/")):
+            rest = path[len(prefix) + 3:]  # what follows /v1
+            if rest in SERVED or rest.startswith("/async-result/") or \
+                    endpoints.live_only(rest) is not None:
                 return True
     return False
 

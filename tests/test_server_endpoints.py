@@ -45,25 +45,25 @@ def recorded(name):
 # -- documented endpoints the server does not serve ---------------------------------------
 
 @pytest.mark.parametrize("path, name", [
-    ("/embeddings", "embeddings"),
-    ("/files", "files"),
-    ("/files/file-123/content", "files"),
-    ("/images/generations", "image generation"),
-    ("/videos/generations", "video generation"),
-    ("/web_search", "web search"),
-    ("/tools", "web search tools"),
-    ("/batches", "batches"),
-    ("/audio/speech", "text to speech"),
-    ("/audio/transcriptions", "speech to text"),
-    ("/v1/agents", "agents"),  # where the official SDKs call the agents API
-    ("/v1/agents/async-result", "agents"),
+    ("/embeddings", "向量嵌入"),
+    ("/files", "文件管理"),
+    ("/files/file-123/content", "文件管理"),
+    ("/images/generations", "图像生成"),
+    ("/videos/generations", "视频生成"),
+    ("/web_search", "网络搜索"),
+    ("/tools", "网络搜索工具"),
+    ("/batches", "批处理"),
+    ("/audio/speech", "语音合成"),
+    ("/audio/transcriptions", "语音识别"),
+    ("/v1/agents", "智能体"),  # where the official SDKs call the agents API
+    ("/v1/agents/async-result", "智能体"),
 ])
 def test_a_live_only_endpoint_says_the_live_api_has_it(lenient, path, name):
     r = at(lenient, ROOT + path)
     assert r.status_code == 404
     assert r.json() == {"error": {
         "code": "offline_live_only",
-        "message": f"离线录制服务器没有这个端点（{name}：{ROOT}{path}），真实的 API 有。"
+        "message": f"录制版 GLM 服务器没有这个端点（{name}：{ROOT}{path}），真实的 API 有。"
                    "设置 ZHIPUAI_API_KEY，同样的代码就会调用真实的 GLM。"}}
 
 
