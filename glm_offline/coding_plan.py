@@ -20,12 +20,24 @@ from .wire import dumps
 CODING_PREFIX = "/api/coding/paas/v4"
 
 
-def plan_body(body):
-    """The request as the plan treats it: thinking {"type": "disabled"} left out."""
+def _switched_off(body):
     thinking = body.get("thinking")
-    if isinstance(thinking, dict) and thinking.get("type") == "disabled":
-        body = {k: v for k, v in body.items() if k != "thinking"}
-    return body
+    return isinstance(thinking, dict) and thinking.get("type") == "disabled"
+
+
+def checked_as(body):
+    """The request as validation sees it on the plan: thinking switched on again, so the rest
+    of `thinking` is still checked and glm-5.3 does not refuse it."""
+    if not _switched_off(body):
+        return body
+    return {**body, "thinking": {**body["thinking"], "type": "enabled"}}
+
+
+def plan_body(body):
+    """The request as the plan answers it: thinking {"type": "disabled"} left out."""
+    if not _switched_off(body):
+        return body
+    return {k: v for k, v in body.items() if k != "thinking"}
 
 
 def served_model(name):

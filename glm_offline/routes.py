@@ -98,10 +98,8 @@ class ReplayApp:
         coding plan, the body as the plan treats it."""
         key_id = self.auth.check(handler.headers.get("Authorization"))
         body = parse_body(raw)
-        if coding:
-            body = coding_plan.plan_body(body)
-        validate_chat(body)
-        return key_id, body
+        validate_chat(coding_plan.checked_as(body) if coding else body)
+        return key_id, coding_plan.plan_body(body) if coding else body
 
     def chat(self, handler, path, raw, coding=False):
         key_id, body = self.checked_body(handler, raw, coding)

@@ -173,6 +173,24 @@ def test_the_coding_plan_validates_like_the_general_path(lenient):
     assert unknown.json()["error"]["code"] == "1211"
 
 
+@pytest.mark.parametrize("thinking, field", [
+    ({"type": "disabled", "clear_thinking": "no"}, "thinking.clear_thinking"),
+    ({"type": "off"}, "thinking.type"),
+    ("disabled", "thinking.type"),
+])
+def test_a_malformed_thinking_is_still_rejected_on_the_coding_plan(lenient, thinking, field):
+    r = at(lenient, CODING + "/chat/completions", body={**HELLO, "thinking": thinking})
+    assert (r.status_code, r.json()) == (400, {"error": {
+        "code": "1214", "message": f"{field} 参数非法。请检查文档。"}})
+
+
+@pytest.mark.parametrize("raw", [b"", b"{", b"[]", b'{"model": "glm-4"'])
+def test_an_unreadable_body_on_the_coding_plan_is_1210(lenient, raw):
+    r = requests.post(lenient.base_url[: -len(ROOT)] + CODING + "/chat/completions", data=raw,
+                      headers={**auth(), "Content-Type": "application/json"}, timeout=10)
+    assert (r.status_code, r.json()["error"]["code"]) == (400, "1210")
+
+
 def test_the_coding_plan_needs_the_key_too(lenient):
     r = requests.post(lenient.base_url[: -len(ROOT)] + CODING + "/chat/completions", json=HELLO,
                       timeout=10)
