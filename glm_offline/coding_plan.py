@@ -3,7 +3,7 @@ recordings, the same validation), with the plan's documented quirks.
 
 - Model substitution: in late 2026 the plan serves only GLM-5.3 and GLM-5.3-Flash and
   silently switches older names, so the answer's `model` can differ from the request's
-  (docs.bigmodel.cn /cn/api/introduction, coding endpoint; glm-api-facts.md 7.5). Which name
+  (docs.bigmodel.cn /cn/api/introduction, coding endpoint). Which name
   becomes which is models.CODING_PLAN_MODELS.
 - thinking {"type": "disabled"} is ignored there: the models it serves always think
   (same sources; glm-5.3 on /api/paas/v4 rejects it with 1210 instead). The answer is the

@@ -6,7 +6,7 @@ tell a learner that the URL is wrong). Its code, "offline_live_only", is this se
 not a GLM business code. Paths are relative to the base URL (/api/paas/v4 or the coding
 plan's /api/coding/paas/v4); a path under one of them (/files/{id}/content) counts too.
 
-Sources: the API reference at docs.bigmodel.cn and docs.z.ai (glm-api-facts.md 2.2); the
+Sources: the API reference at docs.bigmodel.cn and docs.z.ai (its OpenAPI paths); the
 agents API is at /v1/agents under the base URL, as the official SDKs (zhipuai, zai-sdk) call it.
 """
 

@@ -207,8 +207,9 @@ def reshape(reply, fault, english=False):
         return reply
     events, delays = reply.events, reply.delays_ms
     body_events = len(events) - 2 if events and events[-1] == [DONE_LINE] else len(events)
-    # An error frame comes first by default, as captured (glm-api-facts.md 4.5: `event: error`
-    # then [DONE] in a 200 stream); the other faults cut halfway by default.
+    # An error frame comes first by default, as captured live in 2026 (`event: error`, then
+    # [DONE], as the whole of an HTTP 200 stream: quoted in a public proxy's code comment and a
+    # test fixture); the other faults cut halfway by default.
     default_cut = 0 if kind.shape == "frame" else body_events // 2
     cut = int(min(fault.params.get("after_events", default_cut), body_events))
     if kind.shape == "stall":

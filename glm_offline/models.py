@@ -19,7 +19,7 @@ answer is taken not to change (UNVERIFIED); a model that does not think accepts 
 it as it does `thinking` (UNVERIFIED: no capture either way).
 
 The coding plan (`/api/coding/paas/v4`) serves only GLM-5.3 and GLM-5.3-Flash in late 2026
-and silently switches older names (docs.bigmodel.cn /cn/api/introduction; facts 7.5): the
+and silently switches older names (docs.bigmodel.cn /cn/api/introduction): the
 mapping chosen here is CODING_PLAN_MODELS below.
 """
 
@@ -143,7 +143,7 @@ def model(name):
 # The coding plan's substitution, shown in the response's `model`: the names it serves stay,
 # flash-class names become glm-5.3-flash, every other name glm-5.3. Which older name maps to
 # which is this server's choice (UNVERIFIED); that names are switched silently is documented
-# (docs.bigmodel.cn /cn/api/introduction, coding endpoint; facts 7.5).
+# (docs.bigmodel.cn /cn/api/introduction, coding endpoint).
 CODING_PLAN_SERVES = ("glm-5.3", "glm-5.3-flash")
 CODING_PLAN_MODELS = {
     name: name if name in CODING_PLAN_SERVES

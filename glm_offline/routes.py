@@ -222,7 +222,8 @@ class ReplayApp:
 
 def v1_is_the_mistake(path):
     """Whether a path is a served or documented one with /v1 put after /v4: a base URL that
-    already ends in /v4 plus a client's own /v1 (facts 7.4). /v1/agents is a real path."""
+    already ends in /v4 plus a client's own /v1, the classic cause of the gateway's 404 seen
+    live in 2026. /v1/agents is a real path (the official SDKs' agents API)."""
     for prefix in (API_PREFIX, coding_plan.CODING_PREFIX):
         if path == prefix + "/v1":
             return True

@@ -192,7 +192,7 @@ def _check_thinking(body, info):
     effort = body.get("reasoning_effort")
     if effort is None:
         return
-    if info.reasoning_effort:  # documented values (glm-5.2, glm-5.3: facts 7.2)
+    if info.reasoning_effort:  # documented values (glm-5.2, glm-5.3: docs.bigmodel.cn)
         if not isinstance(effort, str) or effort not in info.reasoning_effort:
             raise api_error("1210", "effort", allowed=str(list(info.reasoning_effort)))
     elif not isinstance(effort, str):

@@ -104,7 +104,7 @@ def test_faults_are_used_in_order(shared, recordings):
 
 
 def test_error_frame_comes_first_by_default_as_captured(shared, recordings):
-    # glm-api-facts.md 4.5: `event: error` + data {"error": ..., "request_id": ...} as the first
+    # As seen live in 2026: `event: error` + data {"error": ..., "request_id": ...} as the first
     # event of an HTTP 200 stream, then data: [DONE].
     shared.inject("error_frame")
     response = raw_stream(shared, recordings)
