@@ -34,7 +34,7 @@ class Model:
     thinking: str = "none"
     vision: bool = False  # accepts image parts in message content
     max_tokens: int = MAX_TOKENS_LIMIT  # the ceiling of max_tokens' range, [1, max_tokens]
-    reasoning_effort: tuple = ()  # allowed values; empty: the parameter is a 1210
+    reasoning_effort: tuple = ()  # documented values; empty: any string, ignored (UNVERIFIED)
     default_effort: str = None
     # usage reports prompt_tokens_details.cached_tokens and
     # completion_tokens_details.reasoning_tokens
