@@ -43,6 +43,7 @@ class Reply:
     drop: bool = False  # cut the connection after the events (a fault)
     stall: tuple = None  # (event index, seconds): stop sending there for a while (a fault)
     polls_before_done: int = 0  # async tasks: polls that answer PROCESSING first
+    headers: list = None  # extra response headers, (name, value) pairs
 
 
 @dataclass
@@ -99,6 +100,9 @@ class Library:
 
     def find(self, method, path, body):
         return matching.find(self.interactions, method, path, body)
+
+    def find_ignoring_sampling(self, method, path, body):
+        return matching.find_ignoring_sampling(self.interactions, method, path, body)
 
     def explain_miss(self, method, path, body):
         """Name the nearest recording and what differed from it."""

@@ -14,7 +14,8 @@ import re
 from dataclasses import dataclass
 
 from .cassettes import Reply
-from .models import model
+from .models import SENTENCE, model
+from .validation import request_id_text
 from .wire import DONE_LINE, count_tokens, data_event, dumps, is_chinese, response_id
 
 # Generated replies are deterministic: a fixed creation time (2025-11-25 00:00 UTC).
@@ -52,6 +53,8 @@ class Answer:
 
     `pieces` are the content tokens (None: no content, only tool calls), `reasoning` the
     reasoning tokens (None: the answer has no reasoning at all), one piece per token.
+    `beside_calls` is the non-streamed body's content when pieces is None: a string, never
+    null (see models.Model.tool_call_content); a stream sends no content before its calls.
     """
 
     meta: dict  # id, created, model, request_id
@@ -61,6 +64,7 @@ class Answer:
     tool_calls: list = None
     reasoning: list = None
     handover: str = "plain"
+    beside_calls: str = ""
 
     @property
     def reasoning_text(self):
@@ -94,7 +98,7 @@ def completion_body(meta, content, finish_reason, token_usage, tool_calls=None, 
 
 
 def answer_body(answer):
-    content = "".join(answer.pieces) if answer.pieces is not None else None
+    content = "".join(answer.pieces) if answer.pieces is not None else answer.beside_calls
     return completion_body(answer.meta, content, answer.finish_reason, answer.usage,
                            answer.tool_calls, answer.reasoning_text)
 
@@ -214,6 +218,24 @@ def _text_of(message):
     return ""
 
 
+def request_id_of(body):
+    """The request's request_id as an answer echoes it, or None when it sends none."""
+    value = body.get("request_id")
+    return None if value is None or value == "" else request_id_text(value)
+
+
+def beside_calls(body, calls):
+    """The content a non-streamed answer carries beside its tool calls (models.py)."""
+    text = model(body["model"]).tool_call_content
+    if text != SENTENCE:
+        return text
+    names = list(dict.fromkeys(call["function"]["name"] for call in calls))
+    asked = next((m for m in reversed(body["messages"]) if m.get("role") == "user"), {})
+    if is_chinese(_text_of(asked)):
+        return f"我来调用 {'、'.join(names)}。"
+    return f"I'll call {', '.join(names)}."
+
+
 def prompt_tokens(messages):
     """Roughly what the service counts: the text plus a few tokens per message."""
     return sum(count_tokens(_text_of(m)) + 4 for m in messages)
@@ -275,7 +297,7 @@ def _generated_texts(body, asked, function):
         content = ("[offline, generated] No recording matches this request, so this reply was "
                    f"generated locally. You said: \"{asked}\". Set ZHIPUAI_API_KEY and the same "
                    "code asks the real GLM.")
-    if body.get("reasoning_effort") == "low":
+    if body.get("reasoning_effort") == "low" and model(body["model"]).reasoning_effort:
         reasoning = reasoning.split("。" if chinese else ". ")[0] + ("。" if chinese else ".")
     response_format = body.get("response_format") or {}
     if response_format.get("type") == "json_object":  # valid JSON, as live (7.3)
@@ -289,7 +311,7 @@ def generated_answer(body):
     seed = dumps(body)
     meta = {"id": response_id(seed, GENERATED_CREATED), "created": GENERATED_CREATED,
             "model": body["model"]}
-    meta["request_id"] = body.get("request_id") or meta["id"]
+    meta["request_id"] = request_id_of(body) or meta["id"]
     info = model(body["model"])
     thinks = info.thinks(body)
     asked = _text_of(body["messages"][-1]).strip().replace("\n", " ")
@@ -303,7 +325,7 @@ def generated_answer(body):
                              "name": function["name"]},
                 "id": call_id, "index": 0, "type": "function"}
         return Answer(meta, None, "tool_calls", answer_usage(body, reasoning, None, [call]),
-                      [call], reasoning, info.handover)
+                      [call], reasoning, info.handover, beside_calls(body, [call]))
     stop = body.get("stop")
     stop_word = stop if isinstance(stop, str) else (stop or [None])[0]
     if stop_word and stop_word in text:

@@ -2,6 +2,8 @@
 
     server.inject("rate_limit", times=2)            # two 429s with code 1302, then normal
     server.inject("drop_mid_stream", after_events=3)
+    server.inject("error_frame")                    # a 200 stream that is only an error
+    server.inject("error_frame", after_events=5)    # the same after 5 events (partial output)
     server.inject("error", code="1308")             # any documented business code
     server.inject("task_fail")                      # the next async task ends in FAIL
 
@@ -52,7 +54,8 @@ def _code_ranges(codes):
 OPTIONS = {
     "code": ("a documented business code: " + _code_ranges(ERRORS) + ", or 401 (the "
              "gateway's wrong-key body)", None, False),
-    "after_events": ("mid-stream faults: events sent first", (0, 100000), True),
+    "after_events": ("mid-stream faults: events sent first (default: half of them; "
+                     "error_frame: 0)", (0, 100000), True),
     "seconds": ("how long to wait", (0, 600), False),
     "retry_after": ("status faults: send a Retry-After header (seconds)", (0, 86400), True),
 }
@@ -82,7 +85,8 @@ KINDS = {
         finish_reason="model_context_window_exceeded", options=_CUT),
     "slow_first_byte": Kind("wait seconds=... (default 5) before the response starts",
                             options=("seconds",)),
-    "error_frame": Kind("an SSE error frame mid-stream (code=..., default 1302), then [DONE]",
+    "error_frame": Kind("an SSE error frame (code=..., default 1302), then [DONE]: the first "
+                        "event of a 200 stream, as captured, or after after_events=N events",
                         "stream", ("code", *_CUT), shape="frame"),
     "drop_mid_stream": Kind("the connection is cut mid-stream, no end of body", "stream", _CUT,
                             shape="drop"),
@@ -203,7 +207,11 @@ def reshape(reply, fault, english=False):
         return reply
     events, delays = reply.events, reply.delays_ms
     body_events = len(events) - 2 if events and events[-1] == [DONE_LINE] else len(events)
-    cut = int(min(fault.params.get("after_events", body_events // 2), body_events))
+    # An error frame comes first by default, as captured live in 2026 (`event: error`, then
+    # [DONE], as the whole of an HTTP 200 stream: quoted in a public proxy's code comment and a
+    # test fixture); the other faults cut halfway by default.
+    default_cut = 0 if kind.shape == "frame" else body_events // 2
+    cut = int(min(fault.params.get("after_events", default_cut), body_events))
     if kind.shape == "stall":
         reply.stall = (cut, fault.params.get("seconds", 30))
         return reply

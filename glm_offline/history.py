@@ -34,6 +34,9 @@ class Exchange:
     status: int = 0
     source: str = ""
     fault: str = ""
+    # how a recorded answer matched: "exact", "sampling-ignored" (non-strict mode replayed a
+    # recording that differs only in temperature or top_p), or "" (no recording used)
+    match: str = ""
     events_sent: int = 0
     outcome: str = "complete"
     event_times: list = field(default_factory=list, repr=False)  # time.time() after each event

@@ -10,7 +10,13 @@ any "stream_options" (the openai SDK; usage comes on the last chunk either way),
 "tool_stream": false, "tool_choice": "auto", "response_format": {"type": "text"},
 "thinking": {"type": "enabled"} (and "clear_thinking": true) on a thinking model, the
 model's own default reasoning_effort, temperature and top_p (models.py; the defaults of the
-GLM-4 family are UNVERIFIED, the docs disagree).
+GLM-4 family are UNVERIFIED, the docs disagree), and a reasoning_effort sent to a model whose
+answer it does not change (every model but glm-5.2 and glm-5.3, models.py: UNVERIFIED).
+
+Sampling values (temperature, top_p) change an answer only by chance. A request that differs
+from a recording in them alone is a near match: the server replays that recording when not
+strict, and says so (find_ignoring_sampling); strict mode misses and names the difference.
+LangChain's ChatZhipuAI, for one, always sends temperature 0.95.
 """
 
 import difflib
@@ -22,6 +28,7 @@ from .models import model
 DEFAULTS = {"stream": False, "n": 1, "do_sample": True, "tool_stream": False,
             "tool_choice": "auto", "response_format": {"type": "text"}}
 ALWAYS_DROPPED = ("stream_options",)
+SAMPLING = ("temperature", "top_p")
 # A miss's explanation looks at this much of each body, whatever its size (issue 10: a
 # diff of a megabyte body against every recording cost seconds of CPU).
 SUMMARY_CHARS = 2000
@@ -56,7 +63,8 @@ def canonical(body):
                           ("top_p", info.default_top_p)):
         if _same_number(body.get(name), default):
             del body[name]
-    if info.default_effort is not None and body.get("reasoning_effort") == info.default_effort:
+    effort = body.get("reasoning_effort")
+    if isinstance(effort, str) and (effort == info.default_effort or not info.reasoning_effort):
         del body["reasoning_effort"]
     thinking = body.get("thinking")
     if isinstance(thinking, dict) and info.thinks_by_default:
@@ -113,6 +121,27 @@ def find(recordings, method, path, body):
                 recorded.body == wanted and first_difference(recorded.body, wanted) is None:
             return recorded  # == first: a fast no for every other recording (1 == 1.0 too)
     return None
+
+
+def _without_sampling(body):
+    if not isinstance(body, dict):
+        return body
+    return {k: v for k, v in body.items() if k not in SAMPLING}
+
+
+def find_ignoring_sampling(recordings, method, path, body):
+    """(recording, [the sampling fields that differ]) for the first recording this request
+    matches once temperature and top_p are left out of both, or (None, [])."""
+    wanted, where = canonical(body), (method.upper(), path)
+    loose = _without_sampling(wanted)
+    for recorded in recordings:
+        if (recorded.method, recorded.path) == where and \
+                first_difference(_without_sampling(recorded.body), loose) is None:
+            differ = [name for name in SAMPLING if isinstance(recorded.body, dict) and
+                      isinstance(wanted, dict) and not _equal(recorded.body.get(name),
+                                                              wanted.get(name))]
+            return recorded, differ
+    return None, []
 
 
 def recorded_name(items, method, path, body):

@@ -17,12 +17,23 @@ api.z.ai) announced it, when it is retired and which id serves instead. `python 
 models` prints it; `models --retired-by DATE` lists the lessons and recordings that use a model
 retired by then (glm_offline/retired.py). Where a source gives only the month, the date is the
 first of that month and `released_approximate` is set (the CLI marks it "~").
+
+reasoning_effort: every model takes it. Its values are checked only where they are
+documented (glm-5.2 and glm-5.3: low | high | max). Any other thinking model answered 200 to
+"high" (glm-4.7-flash, charmbracelet/fantasy go-vcr fixtures, api.z.ai, 2026-03), and its
+answer is taken not to change (UNVERIFIED); a model that does not think accepts and ignores
+it as it does `thinking` (UNVERIFIED: no capture either way).
+
+The coding plan (`/api/coding/paas/v4`) serves only GLM-5.3 and GLM-5.3-Flash in late 2026
+and silently switches older names (docs.bigmodel.cn /cn/api/introduction): the
+mapping chosen here is CODING_PLAN_MODELS below.
 """
 
 from dataclasses import dataclass, replace
 from datetime import date
 
 MAX_TOKENS_LIMIT = 131072  # the largest per-model ceiling (docs/sources.md#request-body)
+SENTENCE = "sentence"  # Model.tool_call_content: a short sentence, written per answer
 
 
 @dataclass(frozen=True)
@@ -30,7 +41,7 @@ class Model:
     thinking: str = "none"
     vision: bool = False  # accepts image parts in message content
     max_tokens: int = MAX_TOKENS_LIMIT  # the ceiling of max_tokens' range, [1, max_tokens]
-    reasoning_effort: tuple = ()  # allowed values; empty: the parameter is a 1210
+    reasoning_effort: tuple = ()  # documented values; empty: any string, ignored (UNVERIFIED)
     default_effort: str = None
     # usage reports prompt_tokens_details.cached_tokens and
     # completion_tokens_details.reasoning_tokens
@@ -43,6 +54,10 @@ class Model:
     # a named tool_choice with thinking on is a 1210 (seen live for glm-4.5, 4.6 and 4.7;
     # glm-4.5-air and glm-5.3 accepted it)
     named_choice_needs_thinking_off: bool = False
+    # message.content beside tool_calls in a non-streamed answer: a string, never null (LangChain's
+    # ChatZhipuAI rejects null). SENTENCE: a short sentence on what the model calls, as
+    # glm-4.7-flash sent in 2026 (charmbracelet/fantasy fixtures); any other value is sent as is.
+    tool_call_content: str = "sentence"
     # Its life (see the module docstring): released is a datetime.date or None (no public
     # source found); retired is None unless the platform announced a date; retiring marks an
     # announcement that names no date; replacement is the id the announcement names.
@@ -74,13 +89,19 @@ class Model:
 # glm-4-flash-250414). Their usage shows no details: the 2025-09 glm-4-flash SDK repr has
 # only the three counts (UNVERIFIED for late 2026). Ceiling: the API's 131072; the older docs
 # say the GLM-4 family silently clamps longer requests to 4095 output tokens.
-_GLM4 = Model(default_temperature=0.75, default_top_p=0.9)
-_GLM4_VISION = Model(vision=True, default_temperature=0.75, default_top_p=0.9)
+# Beside tool calls glm-4 sent null in 2024; null breaks LangChain, and what the GLM-4 family
+# sends in 2026 is not captured, so the recorded server sends "" (UNVERIFIED).
+_GLM4 = Model(default_temperature=0.75, default_top_p=0.9, tool_call_content="")
+_GLM4_VISION = Model(vision=True, default_temperature=0.75, default_top_p=0.9,
+                     tool_call_content="")
 
 # Thinking models report both usage details (every 2025-26 capture has cached_tokens, the
 # 2026 ones reasoning_tokens). The per-model ceilings other than glm-4.5-air's 98304 (a live
 # 2026 error message) and glm-4.7's 131072 (docs) are plausible guesses: UNVERIFIED.
-_GLM45 = dict(usage_details=True, max_tokens=98304, default_temperature=0.6)
+# glm-4.5 sent "\n\n" beside its tool call (fantasy fixtures, api.z.ai, 2025-09-26); the other
+# 4.5 models are assumed to do the same (UNVERIFIED).
+_GLM45 = dict(usage_details=True, max_tokens=98304, default_temperature=0.6,
+              tool_call_content="\n\n")
 _SWITCHABLE = dict(thinking="switchable", usage_details=True)
 _FORCED = dict(thinking="forced", usage_details=True)
 _EFFORT = dict(thinking="forced_rejects_disabled", usage_details=True,
@@ -176,3 +197,14 @@ MODELS = {
 def model(name):
     """The Model for an id, or None for an id the service does not know."""
     return MODELS.get(name) if isinstance(name, str) else None
+
+
+# The coding plan's substitution, shown in the response's `model`: the names it serves stay,
+# flash-class names become glm-5.3-flash, every other name glm-5.3. Which older name maps to
+# which is this server's choice (UNVERIFIED); that names are switched silently is documented
+# (docs.bigmodel.cn /cn/api/introduction, coding endpoint).
+CODING_PLAN_SERVES = ("glm-5.3", "glm-5.3-flash")
+CODING_PLAN_MODELS = {
+    name: name if name in CODING_PLAN_SERVES
+    else "glm-5.3-flash" if "flash" in name else "glm-5.3"
+    for name in MODELS}

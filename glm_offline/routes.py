@@ -2,12 +2,14 @@
 cassettes with auth, validation, faults and the per-key concurrency limit.
 
 Adding an endpoint is one entry in ReplayApp.api_route() and one method here. Every request
-but the wire page's own is shown on that page (wire_page.py) as it arrives.
+but the wire page's own is shown on that page (wire_page.py) as it arrives. The coding plan's
+base URL is served like the general one (coding_plan.py); the documented endpoints this server
+does not serve answer that the live API has them (endpoints.py).
 """
 
 import threading
 
-from . import chat, control, tasks, wire_page
+from . import chat, coding_plan, control, endpoints, tasks, wire_page
 from .faults import reshape
 from .validation import parse_body, validate_chat
 from .wire import APIError, api_error, http_error, spring_not_found
@@ -16,6 +18,9 @@ API_PREFIX = "/api/paas/v4"
 CHAT_PATH = API_PREFIX + "/chat/completions"
 ASYNC_PATH = API_PREFIX + "/async/chat/completions"
 RESULT_PREFIX = API_PREFIX + "/async-result/"
+SERVED = ("/chat/completions", "/async/chat/completions")  # and /async-result/{id}
+# The response header that says how a recorded answer matched (history: Exchange.match).
+MATCH_HEADER = "X-GLM-Offline-Match"
 
 
 class InFlight:
@@ -64,25 +69,40 @@ class ReplayApp:
         return shown_on_the_wire_page
 
     def api_route(self, method, path):
-        if path == CHAT_PATH:
-            return allowed(method, ("POST",), self.chat)
-        if path == ASYNC_PATH:
-            return allowed(method, ("POST",), self.async_chat)
-        if path.startswith(RESULT_PREFIX):
-            return allowed(method, ("GET",), self.async_result)
         if path == control.FAULTS_PATH:
             return allowed(method, ("GET", "POST", "DELETE"), self.admin_faults)
+        coding = path.startswith(coding_plan.CODING_PREFIX + "/")
+        if coding:  # the coding plan's base URL: the same endpoints (coding_plan.py)
+            path = API_PREFIX + path[len(coding_plan.CODING_PREFIX):]
+        if path == CHAT_PATH:
+            return allowed(method, ("POST",), self.plan_aware(self.chat, path, coding))
+        if path == ASYNC_PATH:
+            return allowed(method, ("POST",), self.plan_aware(self.async_chat, path, coding))
+        if path.startswith(RESULT_PREFIX):
+            return allowed(method, ("GET",), self.async_result)
+        names = endpoints.live_only(path[len(API_PREFIX):]) \
+            if path.startswith(API_PREFIX + "/") else None
+        if names is not None:
+            return lambda handler, shown, raw: handler.send_error(
+                endpoints.live_only_error(names, shown))
         return self.not_found
 
-    def checked_body(self, handler, raw):
-        """(key id, chat body) once auth and validation pass (APIError otherwise)."""
+    @staticmethod
+    def plan_aware(action, general, coding):
+        """The action, given the general path (what matching and the recordings use) and
+        whether the request came to the coding plan's base URL."""
+        return lambda handler, path, raw: action(handler, general, raw, coding)
+
+    def checked_body(self, handler, raw, coding=False):
+        """(key id, chat body) once auth and validation pass (APIError otherwise); on the
+        coding plan, the body as the plan treats it."""
         key_id = self.auth.check(handler.headers.get("Authorization"))
         body = parse_body(raw)
-        validate_chat(body)
-        return key_id, body
+        validate_chat(coding_plan.checked_as(body) if coding else body)
+        return key_id, coding_plan.plan_body(body) if coding else body
 
-    def chat(self, handler, path, raw):
-        key_id, body = self.checked_body(handler, raw)
+    def chat(self, handler, path, raw, coding=False):
+        key_id, body = self.checked_body(handler, raw, coding)
         if not self.in_flight.enter(key_id):
             # The live limit is on requests in flight per key
             # (docs/sources.md#rate-limits-and-retries); that it
@@ -92,23 +112,23 @@ class ReplayApp:
             fault = self.take_fault(handler, streaming=body.get("stream") is True)
             if fault and fault.error():
                 return self.send_fault_error(handler, fault)
-            reply = self.reply_for("POST", path, body)
+            reply = self.reply_for(handler, "POST", path, body, coding)
             if fault:
                 reply = reshape(reply, fault, handler.english())
             self.owner.write_reply(handler, reply)
         finally:
             self.in_flight.leave(key_id)
 
-    def async_chat(self, handler, path, raw):
+    def async_chat(self, handler, path, raw, coding=False):
         """Start a task whose polls replay the matching recording; answer its record."""
-        key_id, body = self.checked_body(handler, raw)
+        key_id, body = self.checked_body(handler, raw, coding)
         # The async API has no "stream" (docs/sources.md#async-tasks); that the service ignores
         # one sent anyway, rather than rejecting it, is UNVERIFIED.
         body.pop("stream", None)
         fault = self.take_fault(handler, streaming=False, task=True)
         if fault and fault.error():
             return self.send_fault_error(handler, fault)
-        reply = self.reply_for("POST", path, body)
+        reply = self.reply_for(handler, "POST", path, body, coding)
         if reply.status != 200:  # a recorded rejection
             return self.owner.write_reply(handler, reply)
         if fault:
@@ -120,12 +140,12 @@ class ReplayApp:
             else reply.polls_before_done
         client = f"{key_id}@{handler.client_address[0]}"
         record = self.owner.tasks.submit(final, polls, client)
-        handler.send_json(200, record, reply.source)
+        handler.send_json(200, record, reply.source, reply.headers or ())
 
     def async_result(self, handler, path, raw):
         """A task's record: PROCESSING for its first polls, then SUCCESS or FAIL."""
         self.auth.check(handler.headers.get("Authorization"))
-        ident = path[len(RESULT_PREFIX):]
+        ident = path.split("/async-result/", 1)[1]  # under either base URL
         record = self.owner.tasks.poll(ident)
         if record is None:
             # UNVERIFIED: the live answer for an unknown or expired id is not documented;
@@ -138,7 +158,7 @@ class ReplayApp:
         (docs/sources.md#unknown-path),
         stamped with the server's clock."""
         body = spring_not_found(path, self.auth.clock())
-        if "/v4/v1/" in path or path.endswith("/v4/v1"):
+        if v1_is_the_mistake(path):
             # This server's own addition, not in the live body: the classic cause is a client
             # that appends /v1 to a base URL already ending in /v4 (docs/sources.md#unknown-path).
             body["offline_hint"] = (
@@ -174,14 +194,47 @@ class ReplayApp:
         handler.send_error(fault.error(), [("Retry-After", str(retry))] if retry is not None
                            else [])
 
-    def reply_for(self, method, path, body):
+    def reply_for(self, handler, method, path, body, coding=False):
+        """The recorded reply (exact, or in non-strict mode one that differs only in sampling
+        values, said in a header and the history), or a generated one."""
+        reply = self._reply_for(handler, method, path, body)
+        return coding_plan.substitute(reply) if coding else reply
+
+    def _reply_for(self, handler, method, path, body):
         interaction = self.library.find(method, path, body)
         if interaction:
+            handler.exchange.match = "exact"
             return interaction.reply()
         if self.strict:
+            miss = self.library.explain_miss(method, path, body)
+            near, differ = self.library.find_ignoring_sampling(method, path, body)
+            if near is not None:
+                miss += (f"; {near.name!r} differs only in {', '.join(differ)}, and "
+                         "non-strict mode would replay it")
             raise APIError(400, "offline_no_recording", "strict mode: no recording matches this "
-                           "request; " + self.library.explain_miss(method, path, body))
+                           "request; " + miss)
+        near, differ = self.library.find_ignoring_sampling(method, path, body)
+        if near is not None:
+            handler.exchange.match = "sampling-ignored"
+            reply = near.reply()
+            reply.headers = [(MATCH_HEADER, "sampling-ignored; differs in " + ", ".join(differ))]
+            return reply
         return chat.generated(body)
+
+
+def v1_is_the_mistake(path):
+    """Whether a path is a served or documented one with /v1 put after /v4: a base URL that
+    already ends in /v4 plus a client's own /v1, the classic cause of the gateway's 404 seen
+    live in 2026. /v1/agents is a real path (the official SDKs' agents API)."""
+    for prefix in (API_PREFIX, coding_plan.CODING_PREFIX):
+        if path == prefix + "/v1":
+            return True
+        if path.startswith(prefix + "/v1/"):
+            rest = path[len(prefix) + 3:]  # what follows /v1
+            if rest in SERVED or rest.startswith("/async-result/") or \
+                    endpoints.live_only(rest) is not None:
+                return True
+    return False
 
 
 def allowed(method, methods, action):

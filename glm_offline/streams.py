@@ -37,9 +37,9 @@ def write_reply(handler, reply, options, wait, stopping):
     server stops, `stopping()` says whether it is stopping."""
     handler.exchange.source = reply.source
     if reply.json is not None:
-        return handler.send_json(reply.status, reply.json, reply.source)
+        return handler.send_json(reply.status, reply.json, reply.source, reply.headers or ())
     content_type = SSE_CONTENT_TYPE if options["charset"] else SSE_CONTENT_TYPE_NO_CHARSET
-    handler.start_chunked(reply.status, content_type)
+    handler.start_chunked(reply.status, content_type, reply.headers or ())
     delays = reply.delays_ms
     scale = pacing_scale(delays, options["pacing"])
     for index, (event, delay) in enumerate(zip(reply.events, delays)):

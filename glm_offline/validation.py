@@ -12,7 +12,7 @@ import json
 import math
 
 from .models import MAX_TOKENS_LIMIT, MODELS, model
-from .wire import api_error
+from .wire import APIError, api_error
 
 __all__ = ["MAX_TOKENS_LIMIT", "MODELS", "ROLES", "parse_body", "validate_chat"]
 
@@ -27,6 +27,9 @@ TEXT_PARTS = ("text",)
 VISION_PARTS = ("text", "image_url", "video_url")  # UNVERIFIED beyond text and image_url
 TOOL_CHOICES = ("auto", "none", "required")
 RESPONSE_FORMATS = ("text", "json_object", "json_schema")  # json_schema: accepted, ignored
+# request_id is echoed in answers and kept with async tasks: a limit bounds that memory (a
+# megabyte request_id was sent). The live limit is unknown: 128 is this server's (UNVERIFIED).
+MAX_REQUEST_ID_CHARS = 128
 
 
 def _nesting(value):
@@ -72,6 +75,26 @@ def _check_range(body, field, low, high, integer=False):
         raise api_error("1214", field=field)
     if not low <= value <= high:
         raise api_error("1210", "range", field=field, low=low, high=high)
+
+
+def request_id_text(value):
+    """A request_id as the answer echoes it: a string as sent, a number as its JSON text
+    (the official SDKs' integration tests send time.time(); that the live API echoes it as a
+    string is UNVERIFIED, the response schema types request_id as a string)."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _check_request_id(body):
+    """A string or a finite number, at most MAX_REQUEST_ID_CHARS long once written out."""
+    value = body.get("request_id")
+    if value is None:
+        return
+    if not (isinstance(value, str) or _is_number(value)):
+        raise api_error("1214", field="request_id")
+    if len(request_id_text(value)) > MAX_REQUEST_ID_CHARS:
+        # Code 1214 as for any invalid field; the text is this server's (UNVERIFIED).
+        raise APIError(400, "1214", f"request_id 参数过长：最多 {MAX_REQUEST_ID_CHARS} 个字符",
+                       f"request_id is too long: at most {MAX_REQUEST_ID_CHARS} characters")
 
 
 def _check_type(body, field, kind):
@@ -167,11 +190,14 @@ def _check_thinking(body, info):
         if kind == "disabled" and info.thinking == "forced_rejects_disabled":
             raise api_error("1210", "always_thinks")
     effort = body.get("reasoning_effort")
-    if effort is not None:
-        if not info.reasoning_effort:
-            raise api_error("1210")  # only glm-5.2 and glm-5.3 take it (7.2)
+    if effort is None:
+        return
+    if info.reasoning_effort:  # documented values (glm-5.2, glm-5.3: docs.bigmodel.cn)
         if not isinstance(effort, str) or effort not in info.reasoning_effort:
             raise api_error("1210", "effort", allowed=str(list(info.reasoning_effort)))
+    elif not isinstance(effort, str):
+        raise api_error("1214", field="reasoning_effort")
+    # Any other model: any string is accepted and changes nothing (models.py; UNVERIFIED).
 
 
 def _check_response_format(body):
@@ -205,7 +231,7 @@ def validate_chat(body):
         raise api_error("1214", field="messages")
     for field in ("stream", "do_sample", "tool_stream"):
         _check_type(body, field, bool)
-    _check_type(body, "request_id", str)
+    _check_request_id(body)
     # The live messages give both ranges as [0,1] (7.3); the docs' top_p floor of 0.01 is not
     # enforced by that range (whether top_p 0 is then accepted: UNVERIFIED).
     _check_range(body, "temperature", 0, 1)

@@ -23,7 +23,9 @@ response is the task's final record (the completion plus "task_status": "SUCCESS
 
 Tool calls: "arguments" is a JSON value, written as the model would (json.dumps);
 "arguments_raw" is the exact argument string instead, for a model that sends invalid
-JSON. In a stream each call has a chunk of its own; "finish_on_tool_chunks": true puts
+JSON. A non-streamed answer's content beside its calls is "beside_calls", by default the
+model's (glm_offline.chat.beside_calls: "" , "\n\n" or a short sentence, never null).
+In a stream each call has a chunk of its own; "finish_on_tool_chunks": true puts
 finish_reason on those chunks too (the glm-4 / glm-4.5 captures). When the request body
 has "tool_stream": true, the arguments are written in fragments over several chunks
 (see glm_offline.chat.tool_call_pieces: that fragment shape is UNVERIFIED).
@@ -102,7 +104,7 @@ def interaction(item, model, created):
                 "response": {"status": 200, "sse": lines, "event_delays_ms": delays}}
     created = item.get("created", created)
     meta = {"id": response_id(name, created), "created": created, "model": body["model"]}
-    meta["request_id"] = body.get("request_id") or meta["id"]
+    meta["request_id"] = chat.request_id_of(body) or meta["id"]
     reasoning, handover = thinking_of(item, body)
     pieces = item.get("answer", [])
     calls = [tool_call(c, i, name) for i, c in enumerate(item.get("tool_calls", []))]
@@ -114,7 +116,8 @@ def interaction(item, model, created):
                          "reasoning and answer together")
     usage = chat.answer_usage(body, reasoning, pieces, calls, item.get("cached_tokens", 0))
     content = pieces if pieces or not calls else None
-    answer = chat.Answer(meta, content, finish, usage, calls, reasoning, handover)
+    beside = item.get("beside_calls", chat.beside_calls(body, calls) if calls else "")
+    answer = chat.Answer(meta, content, finish, usage, calls, reasoning, handover, beside)
     if not body.get("stream"):
         response = {"status": 200, "json": chat.answer_body(answer)}
         if item.get("async"):

@@ -103,8 +103,22 @@ def test_faults_are_used_in_order(shared, recordings):
     assert codes == [429, 500, 200]
 
 
-def test_error_frame_then_done(shared, recordings):
+def test_error_frame_comes_first_by_default_as_captured(shared, recordings):
+    # As seen live in 2026: `event: error` + data {"error": ..., "request_id": ...} as the first
+    # event of an HTTP 200 stream, then data: [DONE].
     shared.inject("error_frame")
+    response = raw_stream(shared, recordings)
+    assert response.status == 200
+    assert response.chunks == [
+        'event: error\ndata: {"error":{"code":"1302",'
+        '"message":"您的账户已达到速率限制，请您控制请求频率"},'
+        '"request_id":"2026112508000060b8099730df5f8a"}\n\n'.encode(),
+        b"data: [DONE]\n\n"]
+    assert response.ended
+
+
+def test_error_frame_mid_stream_after_some_events(shared, recordings):
+    shared.inject("error_frame", after_events=4)
     response = raw_stream(shared, recordings)
     assert response.status == 200
     assert response.chunks[:4] == recorded_events(recordings)[:4]

@@ -90,6 +90,19 @@ def test_named_tool_choice_with_thinking_on_is_1210(lenient, model):
     assert post(lenient, off).status_code == 200
 
 
+@pytest.mark.parametrize("model, question, content", [
+    ("glm-4.7-flash", "Weather in Paris?", "I'll call get_weather."),
+    ("glm-5.3", "巴黎天气怎么样？", "我来调用 get_weather。"),
+    ("glm-4.5", "Weather in Paris?", "\n\n"),  # glm-4.5, fantasy fixtures, 2025-09
+    ("glm-4-flash-250414", "Weather in Paris?", ""),  # UNVERIFIED for the GLM-4 family
+])
+def test_generated_tool_call_has_string_content(lenient, model, question, content):
+    body = chat(model, tools=[WEATHER], messages=[{"role": "user", "content": question}])
+    message = post(lenient, body).json()["choices"][0]["message"]
+    assert message["tool_calls"][0]["function"]["name"] == "get_weather"
+    assert message["content"] == content
+
+
 def test_generated_reply_follows_tool_choice(lenient):
     def called(choice, messages=USER):
         body = chat("glm-5.3", tools=[WEATHER], tool_choice=choice, messages=messages)
@@ -284,10 +297,10 @@ def test_undocumented_codes_are_refused(code):
 
 def test_unknown_path_is_spring_404_stamped_by_the_server_clock():
     with glm_offline.start(pacing="instant", clock=lambda: 1795593600.25) as server:
-        r = post(server, chat(), path="/embeddings")
+        r = post(server, chat(), path="/chat/complete")
     assert r.status_code == 404
     assert r.json() == {"timestamp": "2026-11-25T08:00:00.250+00:00", "status": 404,
-                        "error": "Not Found", "path": "/api/paas/v4/embeddings"}
+                        "error": "Not Found", "path": "/api/paas/v4/chat/complete"}
 
 
 def test_a_v1_after_v4_gets_the_offline_hint(lenient):

@@ -75,6 +75,68 @@ def test_a_value_that_is_not_the_default_does_not_match(module_server, extra):
     assert r.json()["error"]["code"] == "offline_no_recording"
 
 
+# -- sampling values: a near match in non-strict mode ---------------------------------------
+
+@pytest.fixture(scope="module")
+def lenient():
+    with glm_offline.start(pacing="instant", strict=False) as running:
+        yield running
+
+
+@pytest.mark.parametrize("extra, differs", [
+    ({"temperature": 0.95}, "temperature"),  # what LangChain's ChatZhipuAI always sends
+    ({"top_p": 0.5}, "top_p"),
+    ({"temperature": 0.2, "top_p": 0.3}, "temperature, top_p"),
+])
+def test_only_sampling_differs_replays_the_recording_and_says_so(lenient, recordings, extra,
+                                                                 differs):
+    r = post(lenient, {**HELLO, **extra})
+    assert r.status_code == 200
+    assert r.json() == recordings["hello-en"]["response"]["json"]
+    assert r.headers["X-GLM-Offline-Match"] == "sampling-ignored; differs in " + differs
+    exchange = lenient.history[-1]
+    assert (exchange.source, exchange.match) == ("recorded:hello-en", "sampling-ignored")
+
+
+def test_a_sampling_near_match_of_a_stream_is_said_in_the_header(lenient, recordings):
+    r = post(lenient, {**HELLO, "stream": True, "temperature": 0.95})
+    assert r.headers["X-GLM-Offline-Match"] == "sampling-ignored; differs in temperature"
+    assert r.text.split("\n") == recordings["hello-en-stream"]["response"]["sse"] + [""]
+
+
+def test_an_exact_match_has_no_header_and_says_exact(lenient, recordings):
+    r = post(lenient, HELLO)
+    assert "X-GLM-Offline-Match" not in r.headers
+    assert lenient.history[-1].match == "exact"
+    assert r.json() == recordings["hello-en"]["response"]["json"]
+
+
+def test_sampling_plus_another_difference_is_generated(lenient):
+    r = post(lenient, {**HELLO, "temperature": 0.95, "max_tokens": 50})
+    assert r.status_code == 200
+    assert "X-GLM-Offline-Match" not in r.headers
+    assert r.json()["choices"][0]["message"]["content"].startswith("[offline, generated]")
+
+
+def test_strict_mode_misses_on_sampling_and_names_it(module_server):
+    r = post(module_server, {**HELLO, "temperature": 0.95})
+    assert r.status_code == 400
+    message = r.json()["error"]["message"]
+    assert "nearest recording 'hello-en' differs: body.temperature is not in the recording " \
+           "(request has 0.95)" in message
+    assert message.endswith("'hello-en' differs only in temperature, and non-strict mode would "
+                            "replay it")
+
+
+def test_find_ignoring_sampling_names_the_fields():
+    library = Library.from_dirs([PACKAGE_CASSETTES])
+    found, differ = library.find_ignoring_sampling(
+        "POST", "/api/paas/v4/chat/completions", {**HELLO, "top_p": 0.3})
+    assert (found.name, differ) == ("hello-en", ["top_p"])
+    assert library.find_ignoring_sampling("POST", "/api/paas/v4/chat/completions",
+                                          {**HELLO, "n": 2}) == (None, [])
+
+
 THINKING_BODY = {"model": "glm-4.7-flash",
                  "messages": [{"role": "user", "content": "Is 91 prime?"}]}
 

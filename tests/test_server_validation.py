@@ -89,7 +89,14 @@ INVALID = {
     "stream-string": (with_(stream="true"), bad_json("1214", "stream")),
     "stream-int": (with_(stream=1), bad_json("1214", "stream")),
     "do-sample-string": (with_(do_sample="no"), bad_json("1214", "do_sample")),
-    "request-id-number": (with_(request_id=7), bad_json("1214", "request_id")),
+    "request-id-list": (with_(request_id=[7]), bad_json("1214", "request_id")),
+    "request-id-bool": (with_(request_id=True), bad_json("1214", "request_id")),
+    "request-id-object": (with_(request_id={"id": "a"}), bad_json("1214", "request_id")),
+    # The limit, 128 characters, and its text are this server's (UNVERIFIED).
+    "request-id-129-chars": (with_(request_id="r" * 129), {"error": {
+        "code": "1214", "message": "request_id 参数过长：最多 128 个字符"}}),
+    "request-id-long-number": (with_(request_id=10 ** 130), {"error": {
+        "code": "1214", "message": "request_id 参数过长：最多 128 个字符"}}),
     "stop-two-words": (with_(stop=["a", "b"]), bad_json("1214", "stop")),
     "stop-number": (with_(stop=5), bad_json("1214", "stop")),
     "tools-not-list": (with_(tools={"type": "function"}), bad_json("1214", "tools")),
@@ -127,6 +134,24 @@ def test_non_finite_temperature_is_rejected(module_server):
     assert (response.status, json.loads(response.body)) == (400, bad_json("1214", "temperature"))
 
 
+@pytest.mark.parametrize("value", [b"NaN", b"Infinity", b"-Infinity"])
+def test_non_finite_request_id_is_rejected(module_server, value):
+    raw = b'{"model":"glm-4","messages":[{"role":"user","content":"hi"}],"request_id":' + \
+        value + b"}"
+    response = raw_post(module_server.port, CHAT, raw)
+    assert (response.status, json.loads(response.body)) == (400, bad_json("1214", "request_id"))
+
+
+def test_a_megabyte_request_id_is_rejected_in_english_too(module_server):
+    # Under the 1 MiB body limit, so validation, not the HTTP layer, answers it.
+    r = requests.post(module_server.base_url + "/async/chat/completions",
+                      json=with_(request_id="r" * 1_000_000),
+                      headers={**auth(), "Accept-Language": "en"}, timeout=10)
+    assert r.status_code == 400
+    assert r.json() == {"error": {"code": "1214",
+                                  "message": "request_id is too long: at most 128 characters"}}
+
+
 def test_explicit_nulls_match_the_recording(module_server, recordings):
     body = {**HELLO, "response_format": None, "thinking": None, "temperature": None}
     r = requests.post(module_server.base_url + "/chat/completions", json=body, headers=auth(),
@@ -152,14 +177,38 @@ def test_valid_edge_values_are_accepted(lenient, fields):
     assert r.json()["object"] == "chat.completion"
 
 
+@pytest.mark.parametrize("sent, echoed", [
+    (1765432100.123456, "1765432100.123456"),  # time.time(), as the SDKs' integration tests send
+    (7, "7"),
+    (0, "0"),
+    ("lesson-7", "lesson-7"),
+    ("r" * 128, "r" * 128),  # the longest this server takes (its own limit, UNVERIFIED)
+])
+def test_request_id_is_echoed_as_a_string(lenient, sent, echoed):
+    # UNVERIFIED: that the live API takes a number and echoes it as a string (the response
+    # schema types request_id as a string).
+    r = requests.post(lenient.base_url + "/chat/completions", json=with_(request_id=sent),
+                      headers=auth(), timeout=10)
+    assert r.status_code == 200
+    body = r.json()
+    assert body["request_id"] == echoed and body["id"] != echoed
+
+
+def test_numeric_request_id_on_an_async_task_is_echoed(lenient):
+    r = requests.post(lenient.base_url + "/async/chat/completions",
+                      json=with_(request_id=1765432100.5), headers=auth(), timeout=10)
+    assert r.status_code == 200
+    assert r.json()["request_id"] == "1765432100.5"
+
+
 def test_unknown_path_is_404(module_server):
-    r = requests.post(module_server.base_url + "/embeddings",
+    r = requests.post(module_server.base_url + "/no-such-endpoint",
                       json={"model": "embedding-3", "input": "x"}, headers=auth(), timeout=10)
     assert r.status_code == 404
     assert r.headers["Content-Type"] == "application/json; charset=UTF-8"
     body = r.json()  # the gateway's Spring-style 404 (docs/sources.md#unknown-path), not a GLM body
     assert {**body, "timestamp": None} == {"timestamp": None, "status": 404, "error": "Not Found",
-                                           "path": "/api/paas/v4/embeddings"}
+                                           "path": "/api/paas/v4/no-such-endpoint"}
 
 
 def test_wrong_method_is_405(module_server):
