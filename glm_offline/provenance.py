@@ -29,13 +29,17 @@ LINES = {
            "drift": "last drift check: {verdict} ({date})",
            "no drift": "last drift check: none",
            "joiner": "; "},
-    "zh": {"transcribed": "录制：依据文档与公开流量整理，并非现场抓取",
-           "captured": "录制：{date} 现场抓取，模型为 {model}",
-           "mixed": "录制：部分依据文档与公开流量整理，部分于 {date} 现场抓取（模型为 {model}）",
+    "zh": {"transcribed": "录制文件：依据文档与公开流量整理，并非现场抓取",
+           "captured": "录制文件：{date} 现场抓取，模型为 {model}",
+           "mixed": "录制文件：部分依据文档与公开流量整理，"
+                    "部分于 {date} 现场抓取（模型为 {model}）",
            "drift": "最近一次漂移检查：{verdict}（{date}）",
            "no drift": "最近一次漂移检查：无",
            "joiner": "；"},
 }
+VERDICT_WORDS = {"en": {}, "zh": {"identical": "完全一致", "benign": "仅数值不同",
+                                  "notable": "出现新字段", "critical": "有严重变化",
+                                  "redirected": "换了模型", "skipped": "未能检查"}}
 
 
 def captured(old, model_served, day):
@@ -70,8 +74,10 @@ def with_drift(old, verdict, day):
     return {**(old or TRANSCRIBED), "last_drift": {"verdict": verdict, "checked_at": day}}
 
 
-def lesson_provenance(lesson, folder=PACKAGE_CASSETTES):
-    """The provenances of a lesson's cassettes (lesson-NN.json, recorded-NN.json), in order."""
+def lesson_provenance(lesson, folder=None):
+    """The provenances of a lesson's cassettes (lesson-NN.json, recorded-NN.json) in `folder`
+    (default: the packaged ones), in that order."""
+    folder = PACKAGE_CASSETTES if folder is None else folder
     found = []
     for name in (f"lesson-{lesson}.json", f"recorded-{lesson}.json"):
         path = folder / name
@@ -103,6 +109,9 @@ def line(provenance, language):
     made = words[provenance["made"]].format(date=provenance.get("captured_at"),
                                             model=provenance.get("model_served"))
     check = provenance.get("last_drift")
-    drift = words["drift"].format(verdict=check["verdict"], date=check["checked_at"]) \
-        if check else words["no drift"]
+    if check:
+        verdict = VERDICT_WORDS[language].get(check["verdict"], check["verdict"])
+        drift = words["drift"].format(verdict=verdict, date=check["checked_at"])
+    else:
+        drift = words["no drift"]
     return made + words["joiner"] + drift
