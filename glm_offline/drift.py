@@ -174,10 +174,10 @@ def compare_values(recorded, live, prefix, asked):
         else:
             changes.append(Change(path, "removed", "critical"))
     changes += [Change(path, "a new field", "notable") for path in added]
-    for path in old_types.keys() & new_types.keys():
-        if old_types[path] != new_types[path]:
-            changes.append(Change(path, f"retyped: {'/'.join(sorted(old_types[path]))} -> "
-                                  f"{'/'.join(sorted(new_types[path]))}", "critical"))
+    retyped = {p for p in old_types.keys() & new_types.keys() if old_types[p] != new_types[p]}
+    for path in sorted(retyped):
+        changes.append(Change(path, f"retyped: {'/'.join(sorted(old_types[path]))} -> "
+                              f"{'/'.join(sorted(new_types[path]))}", "critical"))
     for path, values in new_values.items():
         key = _key(path)
         if key == "finish_reason":
@@ -190,7 +190,7 @@ def compare_values(recorded, live, prefix, asked):
                                       f"{', '.join(map(repr, redirected))} answered",
                                       "redirected"))
                 continue
-        if path not in old_values or values == old_values[path]:
+        if path not in old_values or path in retyped or values == old_values[path]:
             continue
         new = sorted(set(map(_text, values)) - set(map(_text, old_values[path])))
         if key == "code" and _parent(path) == _join(prefix, "error"):
