@@ -11,7 +11,8 @@ The verdicts, worst first:
               order changed, a status or business code changed (an accepted request now
               refused, or the reverse);
   redirected  the answer's model is not the one the request asked for;
-  skipped     401, 429 or 5xx: nothing to compare (the caller tells a refused key apart);
+  skipped     401, 429, 5xx, or a stream cut by overload (1302, 1305): nothing to compare
+              (the caller tells a refused key apart);
   notable     a new field or a new header;
   benign      only values differ: ids, text, token counts;
   identical   the same shape and the same values (timing is never compared: it differs on
@@ -37,6 +38,9 @@ CONTENT_TYPES = {"json": "application/json;charset=utf-8",
                  "sse": "text/event-stream;charset=utf-8"}
 _SKIP = {401: "401: the key was refused for this request",
          429: "429: rate limit or balance, not an answer to compare"}
+# Business codes that can end a 200 stream and say nothing about its shape: the concurrency
+# limit and platform overload (glm-api-facts 7.4, 7.5).
+TRANSIENT_CODES = ("1302", "1305")
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,10 @@ def classify(body, recorded, live):
     reason = skip_reason(live["status"])
     if reason:
         return Verdict("skipped", reason=reason)
+    if "sse" in live:
+        code = _stream_error_code(live["sse"])
+        if code in TRANSIENT_CODES:
+            return Verdict("skipped", reason=f"{code} in the stream: overloaded, transient")
     changes = _status(recorded["status"], live["status"])
     kinds = ["sse" if "sse" in side else "json" for side in (recorded, live)]
     if kinds[0] != kinds[1]:
@@ -88,6 +96,14 @@ def classify(body, recorded, live):
             changes += compare_streams(recorded["sse"], live["sse"], asked)
     changes += _framing(kinds[1], live)
     return Verdict(worst(c.verdict for c in changes), changes)
+
+
+def _stream_error_code(lines):
+    for payload in parse_stream(lines)[1]:
+        error = payload.get("error") if isinstance(payload, dict) else None
+        if isinstance(error, dict):
+            return str(error.get("code"))
+    return None
 
 
 def _status(recorded, live):

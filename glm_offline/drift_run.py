@@ -127,6 +127,8 @@ def select_cassettes(lessons=None, folder=PACKAGE_CASSETTES):
     """The cassette files to check: every one in `folder`, or those of some lessons
     (lesson-NN.json, recorded-NN.json); ValueError naming a lesson that has none."""
     paths = sorted(Path(folder).glob("*.json"))
+    if not paths:
+        raise ValueError(f"no cassettes (*.json) in {folder}")
     if not lessons:
         return paths
     chosen = []
@@ -196,7 +198,8 @@ def _verdict(caller, proxy, item, refused):
 def report(results, base_url, refused, day):
     counts = {name: sum(e.verdict.name == name for e in results) for name in drift.VERDICTS}
     return {"checked_at": day, "base_url": base_url,
-            "key": "refused" if refused else "accepted", "summary": counts,
+            "not_checked": refused or None,  # why nothing was, e.g. "key refused"
+            "summary": counts,
             "exchanges": [e.entry() for e in results]}
 
 
@@ -247,13 +250,21 @@ def run_command(args, environ=None):
     except (ValueError, CassetteError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if not results:
+        print(f"error: no recording is named {', '.join(sorted(only))}", file=sys.stderr)
+        return 2
     secrets = credential_secrets(f"Bearer {key}")
     day = datetime.now(timezone.utc).date().isoformat()
     print(redact(table(results), secrets)[0])
     if args.json:
         text = json.dumps(redact(report(results, base_url, refused, day), secrets)[0],
                           ensure_ascii=False, indent=1)
-        Path(args.json).write_text(text + "\n", encoding="utf-8")
+        try:
+            Path(args.json).write_text(text + "\n", encoding="utf-8")
+        except OSError as exc:
+            print(f"error: cannot write the report {args.json}: {exc.strerror or exc}",
+                  file=sys.stderr)
+            return 2
     if refused:
         print(f"error: nothing was checked: {refused}", file=sys.stderr)
         return 2

@@ -149,6 +149,12 @@ def test_401_429_and_5xx_are_skipped(status):
     assert verdict.name == "skipped" and verdict.reason.startswith(str(status))
 
 
+def test_a_stream_cut_by_overload_is_skipped():
+    overloaded = STREAM[:2] + ['data: {"error":{"code":"1305","message":"busy"}}', ""]
+    verdict = classify(ASK, as_sse(STREAM), as_sse(overloaded))
+    assert verdict.name == "skipped" and verdict.reason.startswith("1305")
+
+
 def test_skips_follow_the_recorders_rule():
     for status in range(200, 600):
         skipped = drift.skip_reason(status) is not None

@@ -321,12 +321,14 @@ def test_the_command_reports_exits_and_never_shows_the_key(tmp_path, mutate, key
                                                  "interaction": data["exchanges"][0]
                                                  ["recording"]["interaction"]}
     assert data["summary"][worst] == 14
+    assert data["not_checked"] is None or worst == "skipped"
     assert "Verdict · 结论" in result.stdout and "变化的字段" in result.stdout
     written = printed + everything_written(report, live)
     for secret in (KEY, SECRET, KEY_ID):
         assert secret not in written
     if worst == "skipped":
         assert "error: nothing was checked: key refused" in result.stderr
+        assert data["not_checked"] == "key refused"
         assert {e["reason"] for e in data["exchanges"]} == {"key refused"}
     if worst == "critical":
         assert "choices[].message.reasoning_content" in data["exchanges"][0]["paths"]
