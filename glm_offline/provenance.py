@@ -19,6 +19,7 @@ from .cassettes import PACKAGE_CASSETTES
 from .drift import worst
 
 TRANSCRIBED = {"made": "transcribed", "last_drift": None}
+UNKNOWN = "unknown"  # model_served of captures that named no model (error answers)
 
 LINES = {
     "en": {"transcribed": "Recordings: transcribed from documented and publicly captured GLM "
@@ -46,12 +47,11 @@ def captured(old, model_served, day):
     """The provenance after a capture on `day` (ISO date) answered as `model_served`."""
     old = old or {}
     made = "mixed" if old.get("made") in ("transcribed", "mixed") else "captured"
-    models = [m for m in str(old.get("model_served") or "").split(", ") if m]
+    models = [m for m in str(old.get("model_served") or "").split(", ") if m and m != UNKNOWN]
     if model_served and model_served not in models:
         models.append(model_served)
-    new = {"made": made, "captured_at": day, "model_served": ", ".join(models) or "unknown",
-           "last_drift": old.get("last_drift")}
-    return new
+    return {"made": made, "captured_at": day, "model_served": ", ".join(models) or UNKNOWN,
+            "last_drift": old.get("last_drift")}
 
 
 def served_model(response):

@@ -84,6 +84,9 @@ def test_captures_added_to_a_transcribed_file_make_it_mixed():
                      "last_drift": None}
     again = provenance.captured(CAPTURED, "glm-5.3", "2026-12-08")
     assert again["made"] == "captured" and again["model_served"] == "glm-4.7-flash, glm-5.3"
+    error_first = provenance.captured(None, None, "2026-12-07")
+    assert error_first["model_served"] == "unknown"
+    assert provenance.captured(error_first, "glm-5.3", "2026-12-07")["model_served"] == "glm-5.3"
 
 
 def test_the_served_model_is_read_from_a_body_or_a_streams_first_chunk():
