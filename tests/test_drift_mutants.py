@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import glm_offline
+import transcribe
 from glm_offline import drift_run
 from glm_offline.cassette_schema import read_checked
 from glm_offline.cassettes import PACKAGE_CASSETTES
@@ -357,3 +358,8 @@ def test_update_cassettes_writes_the_verdict_and_the_day(tmp_path):
     assert provenance["last_drift"]["verdict"] == "notable"
     assert provenance["last_drift"]["checked_at"] == drift_run.datetime.now(
         drift_run.timezone.utc).date().isoformat()
+    # As scripts/transcribe.py would write it, so `transcribe.py --check` still passes.
+    spec = json.loads((ROOT / "scripts" / "cassette_specs" / "lesson-02.json").read_text(
+        encoding="utf-8"))
+    assert (folder / "lesson-02.json").read_text(encoding="utf-8") == transcribe.render(
+        spec, provenance["last_drift"])
