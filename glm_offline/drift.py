@@ -30,7 +30,8 @@ FINISH_REASONS = ("stop", "tool_calls", "length", "sensitive", "network_error",
 # Fields whose value names a kind of thing: a new value breaks clients as a retype would.
 KIND_FIELDS = ("object", "role", "type", "task_status")
 # Headers the recorded server sends, or public captures show the live API sending; any
-# other is new (names only: a value is never looked at).
+# other is new (names only: a value is never looked at). Add one here once a live run has
+# reported it and it turned out to be no news.
 KNOWN_HEADERS = ("cache-control", "connection", "content-encoding", "content-length",
                  "content-type", "date", "keep-alive", "retry-after", "server", "set-cookie",
                  "strict-transport-security", "transfer-encoding", "vary")

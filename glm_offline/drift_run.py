@@ -51,7 +51,7 @@ HEADINGS = ("Verdict · 结论", "Recording · 录制", "Changed fields · 变�
 FIELDS_WIDTH = 100
 
 
-class Exchange:
+class Checked:
     """One recording checked: where it is, and its verdict."""
 
     def __init__(self, cassette, interaction, verdict):
@@ -157,7 +157,7 @@ def probe(caller, proxy):
 def check(paths, base_url, key, only=None, save_live=None, timeout_seconds=300,
           poll_seconds=2.0, say=lambda line: None):
     """Check the recordings of these cassette files; return (key refused reason or None,
-    [Exchange], worst first). `only`: interaction names to check (default all)."""
+    [Checked], worst first). `only`: interaction names to check (default all)."""
     caller = Caller(key, timeout_seconds, poll_seconds)
     results, refused = [], None
     with tempfile.TemporaryDirectory(prefix="drift-") as work, \
@@ -175,7 +175,7 @@ def check(paths, base_url, key, only=None, save_live=None, timeout_seconds=300,
                     refused = probe(caller, proxy) or ""
                 for item in interactions:
                     verdict = _verdict(caller, proxy, item, refused)
-                    results.append(Exchange(path.name, item["name"], verdict))
+                    results.append(Checked(path.name, item["name"], verdict))
                     say(f"{verdict.name:<10} {path.name} {item['name']}")
             finally:
                 proxy.stop()

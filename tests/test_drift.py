@@ -6,7 +6,7 @@ import pytest
 
 from glm_offline import drift
 from glm_offline.drift import classify
-from glm_offline.drift_run import Exchange, line_ending, table
+from glm_offline.drift_run import Checked, line_ending, table
 from glm_offline.record import unrecorded_reason
 
 ASK = {"model": "glm-4.7-flash", "messages": [{"role": "user", "content": "Hi"}]}
@@ -207,8 +207,8 @@ def test_line_endings_are_read_from_the_raw_bytes(data, ending):
 
 
 def test_the_table_has_bilingual_headings_and_the_worst_verdict_first():
-    results = [Exchange("lesson-02.json", "b", drift.Verdict("benign")),
-               Exchange("lesson-02.json", "a", classify(ASK, as_json(body()),
+    results = [Checked("lesson-02.json", "b", drift.Verdict("benign")),
+               Checked("lesson-02.json", "a", classify(ASK, as_json(body()),
                                                        as_json(REFUSED, 400)))]
     results.sort(key=lambda e: drift.VERDICTS.index(e.verdict.name))
     lines = table(results).splitlines()

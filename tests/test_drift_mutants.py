@@ -18,6 +18,7 @@ import transcribe
 from glm_offline import drift_run
 from glm_offline.cassette_schema import read_checked
 from glm_offline.cassettes import PACKAGE_CASSETTES
+from glm_offline.wire import sse_lines_to_events
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY_ID = "drift-test"
@@ -98,7 +99,7 @@ def usage_alone(body, response):
     if "sse" not in response:
         return response
     lines, delays = [], []
-    events = drift_run.drift._events(response["sse"])
+    events = sse_lines_to_events(response["sse"])
     for event, delay in zip(events, response["event_delays_ms"]):
         try:
             payload = json.loads(event[0][6:]) if event[0].startswith("data: {") else None
