@@ -212,40 +212,33 @@ def test_benign_only_mutants_give_no_critical(tmp_path):
     assert "choices[].message.content" in results["lesson02-request-en"].paths
 
 
-@pytest.mark.parametrize("mutate, verdict", [
-    (drop_reasoning, "critical"),
-    (rename_stop, "critical"),
-    (add_field, "notable"),
-    (code_1214, "critical"),
-    (other_model, "redirected"),
-    (usage_alone, "critical"),
-    (refuse_low_effort, "critical"),
+@pytest.mark.parametrize("mutate, verdict, example, path", [
+    (drop_reasoning, "critical", "lesson03-stream-en",
+     "chunks[].choices[].delta.reasoning_content"),
+    (rename_stop, "critical", "hello-en-stream", "chunks[].choices[].finish_reason"),
+    (add_field, "notable", "lesson02-request-en", "service_tier"),
+    (code_1214, "critical", "refused-1210", "error.code"),
+    (other_model, "redirected", "lesson03-stream-en", "chunks[].model"),
+    (usage_alone, "critical", "lesson03-stream-en", "sse:event-order"),
+    (refuse_low_effort, "critical", "lesson04-effort-low-en", "status"),
 ])
 def test_each_mutant_lands_in_its_bucket_and_leaves_the_rest_identical(tmp_path, recorded,
-                                                                       mutate, verdict):
+                                                                       mutate, verdict,
+                                                                       example, path):
     _, results = run(tmp_path, mutate)
     changed = touched(mutate, recorded)
-    assert changed and verdicts(results, changed) == {verdict}
+    assert example in changed and verdicts(results, changed) == {verdict}
     assert verdicts(results, set(results) - changed) <= {"identical"}
+    assert path in results[example].paths
 
 
-def test_dropped_reasoning_is_named_by_its_path(tmp_path, recorded):
+def test_mutations_are_reported_by_what_changed(tmp_path, recorded):
     _, results = run(tmp_path, drop_reasoning)
     assert len(touched(drop_reasoning, recorded)) > 20
     assert "choices[].message.reasoning_content" in results["lesson02-request-en"].paths
-    assert "chunks[].choices[].delta.reasoning_content" in results["lesson03-stream-en"].paths
-
-
-def test_the_mutants_are_named_in_their_changes(tmp_path):
-    _, renamed = run(tmp_path / "a", rename_stop)
-    assert "a new finish_reason 'end_turn'" in [c.what for c in renamed["hello-en-stream"].changes]
-    _, added = run(tmp_path / "b", add_field)
-    assert added["lesson02-request-en"].paths == ["service_tier"]
-    assert added["lesson03-stream-en"].paths == ["chunks[].service_tier"]
-    _, recoded = run(tmp_path / "c", code_1214)
-    assert recoded["refused-1210"].paths == ["error.code"]
-    _, alone = run(tmp_path / "d", usage_alone)
-    assert "sse:event-order" in alone["lesson03-stream-en"].paths
+    _, results = run(tmp_path / "renamed", rename_stop)
+    assert "a new finish_reason 'end_turn'" in [c.what for c in
+                                                results["hello-en-stream"].changes]
 
 
 def test_crlf_framing_is_critical_for_streams_only(tmp_path, recorded):
