@@ -21,6 +21,7 @@ The recorded GLM server: an offline stand-in for https://open.bigmodel.cn/api/pa
   python -m glm_offline serve --host 0.0.0.0 --port 8000    # a whole workshop room
   python -m glm_offline fault rate_limit --times 2 --port 8000
   python -m glm_offline record --port 8001         # needs a real key, see `record --help`
+  python -m glm_offline drift --json drift.json    # needs a real key, see `drift --help`
 
 Attendees set two environment variables and run the lessons unchanged:
   ZHIPUAI_BASE_URL=http://<this machine>:<port>/api/paas/v4
@@ -165,6 +166,44 @@ def cmd_record(args):
     return run_recorder(args)
 
 
+def cmd_drift(args):
+    from .drift_run import run_command
+    return run_command(args)
+
+
+def add_drift_command(commands):
+    """`drift`: replay the recordings' requests against the live API, say what drifted."""
+    from .drift_run import DEFAULT_BASE_URL
+    drift = commands.add_parser(
+        "drift", help="check the recordings against the live API (needs a real key)",
+        description="Send every recording's request to the live API through the recording "
+        "proxy (key from ZHIPUAI_API_KEY, never printed or written) and classify each answer "
+        "against its recording: identical, benign (ids, text, token counts), notable (a new "
+        "field or header), critical (a field removed, renamed or retyped, a new finish_reason, "
+        "SSE framing or event order changed, a status or business code changed), redirected "
+        "(another model answered) or skipped (401, 429, 5xx). Exit 1 if anything is critical, "
+        "2 if nothing could be checked.")
+    drift.add_argument("--base-url", default=DEFAULT_BASE_URL,
+                       help="the API to check against (default %(default)s; "
+                       "https://api.z.ai/api/paas/v4 internationally)")
+    drift.add_argument("--lessons", nargs="+", metavar="NN",
+                       help="only these lessons' recordings, e.g. 02 03 (default: every one)")
+    drift.add_argument("--only", action="append", metavar="NAME",
+                       help="only this interaction (repeatable)")
+    drift.add_argument("--cassettes", metavar="DIR",
+                       help="check the recordings in this folder (default: the packaged ones)")
+    drift.add_argument("--json", metavar="FILE", help="write the machine-readable report here")
+    drift.add_argument("--save-live", metavar="DIR",
+                       help="keep what the API answered, as cassettes live-<name>.json")
+    drift.add_argument("--update-cassettes", action="store_true",
+                       help="write each checked cassette's worst verdict and today's date "
+                       "into its metadata.provenance.last_drift")
+    drift.add_argument("--timeout", type=float, default=300, help="upstream read timeout (s)")
+    drift.add_argument("--poll-seconds", type=float, default=2.0,
+                       help="wait between polls of an async task (default %(default)s)")
+    drift.set_defaults(func=cmd_drift)
+
+
 def port_number(text):
     """argparse type: a TCP port, 0 (any free port) to 65535."""
     if not (text.isascii() and text.isdigit()) or int(text) > 65535:
@@ -286,6 +325,7 @@ def build_parser():
     models.add_argument("--cassettes", action="append", metavar="DIR",
                         help="also scan the recordings in this folder (repeatable)")
     models.set_defaults(func=cmd_models)
+    add_drift_command(commands)
     return parser
 
 

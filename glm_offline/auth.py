@@ -15,8 +15,10 @@ check() returns the key id, so the server can keep each key's requests and tasks
 """
 
 import base64
+import ipaddress
 import json
 import time
+from urllib.parse import urlsplit
 
 import jwt
 
@@ -36,6 +38,36 @@ def split_key(api_key):
     if len(parts) != 2 or not all(parts):
         raise ValueError("API key must look like '<id>.<secret>': one '.', text on both sides")
     return parts[0], parts[1]
+
+
+def is_local(url):
+    """Whether a URL points at this machine (localhost or a loopback address)."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def own_key(upstream, environ, needed_for):
+    """The user's own key from ZHIPUAI_API_KEY, for a tool that calls `upstream`; ValueError
+    (one line, never showing the key) when it is missing, malformed, or the offline key
+    sent anywhere but this machine."""
+    key = environ.get("ZHIPUAI_API_KEY", "").strip()
+    if not key:
+        raise ValueError(f"ZHIPUAI_API_KEY is not set. {needed_for} needs your own key "
+                         "(https://open.bigmodel.cn); it goes to the API through the local "
+                         "proxy and is never printed or written.")
+    if key == OFFLINE_API_KEY and not is_local(upstream):
+        raise ValueError("ZHIPUAI_API_KEY is the offline server's key, which the real API "
+                         "does not know; set your own key.")
+    try:
+        split_key(key)
+    except ValueError as exc:
+        raise ValueError(f"ZHIPUAI_API_KEY: {exc}") from None
+    return key
 
 
 def _nesting(value):

@@ -12,6 +12,9 @@ Adding a field to the format is one entry in the tables below.
 import json
 import math
 import re
+from datetime import date
+
+from .drift import VERDICTS
 
 MAX_NAME_CHARS = 200
 MAX_PATH_CHARS = 2000
@@ -20,6 +23,8 @@ MAX_POLLS = 1000
 METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS")
 NO_BODY_STATUSES = (204, 205, 304)  # a replayed body would break the HTTP framing
 METADATA_TEXT = ("recorded_at", "model", "how", "source", "description", "api_base")
+# metadata.provenance (see provenance.py): how the recordings were made, the last drift check.
+PROVENANCE_MADE = ("transcribed", "captured", "mixed")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -129,6 +134,37 @@ def check_response(response):
                    f"events, {len(delays)} delays")
 
 
+def _date(where, value):
+    try:
+        if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            return date.fromisoformat(value)
+    except ValueError:
+        pass
+    raise _Bad(where, f"must be a date like 2026-12-07, not {_shown(value)}")
+
+
+def check_provenance(value):
+    where = "metadata.provenance"
+    _object(where, value)
+    made = value.get("made")
+    if made not in PROVENANCE_MADE:
+        raise _Bad(f"{where}.made", f"must be one of {', '.join(PROVENANCE_MADE)}, not "
+                   f"{_shown(made)}")
+    captured = ("captured_at", "model_served") if made != "transcribed" else ()
+    _fields(where, value, ("made", *captured, "last_drift"), ())
+    if captured:
+        _date(f"{where}.captured_at", value["captured_at"])
+        _text(f"{where}.model_served", value["model_served"], 1000)
+    check = value["last_drift"]
+    if check is not None:
+        _object(f"{where}.last_drift", check)
+        _fields(f"{where}.last_drift", check, ("verdict", "checked_at"), ())
+        if check["verdict"] not in VERDICTS:
+            raise _Bad(f"{where}.last_drift.verdict", f"must be one of {', '.join(VERDICTS)}, "
+                       f"not {_shown(check['verdict'])}")
+        _date(f"{where}.last_drift.checked_at", check["checked_at"])
+
+
 def check_interaction(item):
     _object("interaction", item)
     _fields("", item, ("name", "request", "response"), ())
@@ -149,6 +185,8 @@ def check_cassette(data, format_version):
         for key in METADATA_TEXT:
             if key in metadata:
                 _text(f"metadata.{key}", metadata[key], 10_000, control_ok=True)
+        if "provenance" in metadata:
+            check_provenance(metadata["provenance"])
         for index, item in enumerate(_list("interactions", data["interactions"])):
             name = item.get("name") if isinstance(item, dict) else None
             named = isinstance(name, str) and 0 < len(name) <= MAX_NAME_CHARS and \

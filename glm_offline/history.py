@@ -40,6 +40,8 @@ class Exchange:
     events_sent: int = 0
     outcome: str = "complete"
     event_times: list = field(default_factory=list, repr=False)  # time.time() after each event
+    # The recording proxy: the names (never the values) of the headers the upstream sent.
+    upstream_headers: tuple = field(default=(), repr=False)
     # Told of each event written and of the end (the wire page's log, wire_page.Watch), or None.
     watcher: object = field(default=None, repr=False, compare=False)
 

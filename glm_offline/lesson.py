@@ -2,19 +2,23 @@
 
     from glm_offline.lesson import connect
 
-    BASE_URL, API_KEY, server = connect("en")       # connect("zh") in the Chinese lessons
+    BASE_URL, API_KEY, server = connect("en", lesson="02")   # connect("zh", ...) in Chinese
 
 Offline (no ZHIPUAI_API_KEY): `server` is the kernel's recorded server, glm_offline.shared_server().
 Live (ZHIPUAI_API_KEY set, ZHIPUAI_BASE_URL optional, the official SDK's variable names): `server`
 is a stand-in whose offline-only demos (faults, stream options, the server's history) say in one
 line that they need the offline server and then do nothing, so a lesson cell never branches; and
 an answer whose `model` differs from the request's gets one line saying so (model_watch).
+Offline, with `lesson`, a second line says where that lesson's recordings come from and when
+they were last checked against the live API (glm_offline.provenance, from the cassettes'
+metadata).
 """
 
 import contextlib
 import os
+import re
 
-from . import model_watch
+from . import model_watch, provenance
 from .server import shared_server
 
 LIVE_BASE_URL = "https://open.bigmodel.cn/api/paas/v4"
@@ -34,10 +38,13 @@ WHAT = {  # the offline-only demos, named in the note
 }
 
 
-def connect(language="en", environ=None):
-    """(BASE_URL, API_KEY, server) for this kernel, after one line that says which mode is on."""
+def connect(language="en", environ=None, lesson=None):
+    """(BASE_URL, API_KEY, server) for this kernel, after one line that says which mode is on
+    (offline, and given the lesson number "NN", a second one on the lesson's recordings)."""
     if language not in LINES:
         raise ValueError(f"language must be one of {sorted(LINES)}, not {language!r}")
+    if lesson is not None and not (isinstance(lesson, str) and re.fullmatch(r"\d\d", lesson)):
+        raise ValueError(f"lesson must be a two-digit lesson number like \"02\", not {lesson!r}")
     environ = os.environ if environ is None else environ
     api_key = environ.get("ZHIPUAI_API_KEY", "").strip()
     if api_key:
@@ -48,6 +55,10 @@ def connect(language="en", environ=None):
     model_watch.unwatch()
     server = shared_server()  # one per kernel, however often the setup cell runs
     print(LINES[language]["offline"])
+    if lesson is not None:
+        found = provenance.lesson_provenance(lesson)
+        if found:
+            print(provenance.line(provenance.combined(found), language))
     return server.base_url, server.api_key, server
 
 

@@ -48,7 +48,7 @@ except ImportError:  # Windows
     fcntl = None
     import msvcrt
 
-from . import matching
+from . import matching, provenance
 from .auth import bearer_credential
 from .cassette_schema import read_checked
 from .cassettes import FORMAT_VERSION, CassetteError, load_file
@@ -214,7 +214,7 @@ class CassetteFile:
             data["interactions"].append({"name": name,
                                          "request": {"method": method, "path": path, "body": body},
                                          "response": response})
-            data["metadata"] = self._metadata(data["metadata"], body)
+            data["metadata"] = self._metadata(data["metadata"], body, response)
             self._write(data)
             self.recorded = len(data["interactions"])
         return name, True
@@ -226,9 +226,12 @@ class CassetteFile:
             self.closed = True
             self._writer.release()
 
-    def _metadata(self, old, body):
+    def _metadata(self, old, body, response):
         metadata = dict(old)
         metadata["recorded_at"] = datetime.now(timezone.utc).date().isoformat()
+        metadata["provenance"] = provenance.captured(old.get("provenance"),
+                                                     provenance.served_model(response),
+                                                     metadata["recorded_at"])
         models = [m.strip() for m in str(old.get("model", "")).split(",") if m.strip()]
         model = body.get("model") if isinstance(body, dict) else None
         if isinstance(model, str) and model and model not in models:
@@ -424,6 +427,7 @@ class RecordApp:
         def record(response):  # called before the client sees the end of the reply
             self._record(handler.command, parts.path, raw, response, secrets)
 
+        handler.exchange.upstream_headers = tuple(upstream.headers)  # names, for drift
         with upstream:
             content_type = upstream.headers.get("Content-Type", "")
             passed = [(name, upstream.headers[name]) for name in PASSED_BACK_HEADERS

@@ -29,7 +29,6 @@ Then review (printed at the end too):
 """
 
 import argparse
-import ipaddress
 import os
 import shutil
 import sys
@@ -41,7 +40,7 @@ from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernel
 
 from execute_notebooks import run
 from glm_offline import matching
-from glm_offline.auth import OFFLINE_API_KEY, split_key
+from glm_offline.auth import own_key
 from glm_offline.cassettes import PACKAGE_CASSETTES, CassetteError, load_file
 from glm_offline.record import DEFAULT_UPSTREAM, credential_secrets, start_recorder
 from notebook_hygiene import ROOT, lesson_notebooks
@@ -75,16 +74,6 @@ def lessons_on_disk():
     for path in sorted(lesson_notebooks(), key=lambda p: (p.name[:2], p.parent.name != "en")):
         found.setdefault(path.name[:2], []).append(path)
     return found
-
-
-def is_local(url):
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def shown(path):
@@ -231,19 +220,10 @@ def check_arguments(args, available):
 
 def check_key(upstream):
     """The user's key from the environment, or raise SystemExit (the key is never shown)."""
-    key = os.environ.get("ZHIPUAI_API_KEY", "").strip()
-    if not key:
-        raise SystemExit("error: ZHIPUAI_API_KEY is not set. Re-recording needs your own key "
-                         "(https://open.bigmodel.cn); it goes to the API through the local "
-                         "proxy and is never printed or written.")
-    if key == OFFLINE_API_KEY and not is_local(upstream):
-        raise SystemExit("error: ZHIPUAI_API_KEY is the offline server's key, which the real "
-                         "API does not know; set your own key.")
     try:
-        split_key(key)
+        return own_key(upstream, os.environ, "Re-recording")
     except ValueError as exc:
-        raise SystemExit(f"error: ZHIPUAI_API_KEY: {exc}") from None
-    return key
+        raise SystemExit(f"error: {exc}") from None
 
 
 def main(argv=None):

@@ -46,7 +46,7 @@ import json
 import sys
 from pathlib import Path
 
-from glm_offline import chat, models
+from glm_offline import chat, models, provenance
 from glm_offline.cassettes import FORMAT_VERSION, PACKAGE_CASSETTES
 from glm_offline.server import API_PREFIX, task_record
 from glm_offline.wire import api_error, response_id, sse_lines_to_events
@@ -135,20 +135,31 @@ def interaction(item, model, created):
             "response": {"status": 200, "sse": lines, "event_delays_ms": delays}}
 
 
-def cassette(spec):
+def cassette(spec, last_drift=None):
+    """The cassette of a spec; `last_drift` is kept from the file it replaces (a drift run
+    writes it there, see glm_offline.provenance)."""
     metadata = {key: spec[key] for key in ("description", "recorded_at", "model")}
     how = HOW
     if any("reasoning" in item for item in spec["interactions"]):
         how += REASONING_HOW
-    metadata.update({"how": how, "api_base": "https://open.bigmodel.cn/api/paas/v4"})
+    metadata.update({"how": how, "api_base": "https://open.bigmodel.cn/api/paas/v4",
+                     "provenance": {**provenance.TRANSCRIBED, "last_drift": last_drift}})
     created = spec["created"]
     return {"version": FORMAT_VERSION, "metadata": metadata,
             "interactions": [interaction(item, spec["model"], created)
                              for item in spec["interactions"]]}
 
 
-def render(spec):
-    return json.dumps(cassette(spec), ensure_ascii=False, indent=1) + "\n"
+def render(spec, last_drift=None):
+    return json.dumps(cassette(spec, last_drift), ensure_ascii=False, indent=1) + "\n"
+
+
+def last_drift_of(path):
+    """The last drift check recorded in an existing cassette, or None."""
+    if not path.exists():
+        return None
+    metadata = json.loads(path.read_text(encoding="utf-8")).get("metadata", {})
+    return (metadata.get("provenance") or {}).get("last_drift")
 
 
 def main(argv=None):
@@ -159,7 +170,7 @@ def main(argv=None):
     stale = []
     for spec_path in sorted(SPECS.glob("*.json")):
         target = PACKAGE_CASSETTES / spec_path.name
-        text = render(json.loads(spec_path.read_text(encoding="utf-8")))
+        text = render(json.loads(spec_path.read_text(encoding="utf-8")), last_drift_of(target))
         current = target.read_text(encoding="utf-8") if target.exists() else None
         if text != current:
             stale.append(target.name)

@@ -59,14 +59,15 @@ def test_twins_match(name):
 
 @pytest.mark.parametrize("language", ["en", "zh"])
 def test_every_lesson_starts_with_the_same_setup_cell(language):
-    """Lesson 01 builds the live/offline switch by hand; every later lesson calls it in one line."""
+    """Lesson 01 builds the live/offline switch by hand; every later lesson calls it in one line,
+    naming itself (for the line on where its recordings come from)."""
     paths = sorted((NOTEBOOKS / language).glob("*.ipynb"))
     first = nbformat.read(paths[0], as_version=4).cells[2].source
     assert paths[0].name.startswith("01-") and "glm_offline.shared_server()" in first
-    setups = {nbformat.read(p, as_version=4).cells[2].source for p in paths[1:]}
-    assert setups == {SETUP[language]}
+    for path in paths[1:]:
+        setup = nbformat.read(path, as_version=4).cells[2].source
+        assert setup == SETUP.format(language=language, lesson=path.name[:2]), path.name
 
 
-SETUP = {language: "from glm_offline.lesson import connect\n\n"
-                   f'BASE_URL, API_KEY, server = connect("{language}")'
-         for language in ("en", "zh")}
+SETUP = ("from glm_offline.lesson import connect\n\n"
+         'BASE_URL, API_KEY, server = connect("{language}", lesson="{lesson}")')

@@ -21,6 +21,7 @@ import execute_notebooks
 import glm_offline
 import rerecord
 from conftest import serve_command
+from glm_offline.auth import is_local
 from glm_offline.cassettes import PACKAGE_CASSETTES, load_file
 from glm_offline.matching import first_difference
 
@@ -159,8 +160,8 @@ def test_refusals_before_anything_starts(monkeypatch, argv, key, message):
 def test_the_offline_key_is_accepted_for_a_local_upstream(monkeypatch):
     monkeypatch.setenv("ZHIPUAI_API_KEY", glm_offline.OFFLINE_API_KEY)
     assert rerecord.check_key("http://127.0.0.1:8000/api/paas/v4") == glm_offline.OFFLINE_API_KEY
-    assert rerecord.is_local("http://localhost:1/x") and rerecord.is_local("http://[::1]:1/x")
-    assert not rerecord.is_local(rerecord.DEFAULT_UPSTREAM)
+    assert is_local("http://localhost:1/x") and is_local("http://[::1]:1/x")
+    assert not is_local(rerecord.DEFAULT_UPSTREAM)
 
 
 def test_help_explains_why_lesson_07_is_left_out(capsys):
