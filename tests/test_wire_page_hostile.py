@@ -164,7 +164,8 @@ def test_a_real_shaped_key_and_a_jwt_pasted_into_a_prompt_are_hidden(served):
     stream = PageStream(served)
     try:
         body = {**HELLO, "messages": [{"role": "user", "content":
-                                       f"leak: {key} and {pasted} and mine {own}"}]}
+                                       f"leak: {key} and {pasted} and mine {own}, "
+                                       f"its signature {own.split('.')[2]}"}]}
         assert post(served, body, own).status_code == 200
         frames = stream.until(finished(with_prompt("leak:")))
     finally:
@@ -173,7 +174,7 @@ def test_a_real_shaped_key_and_a_jwt_pasted_into_a_prompt_are_hidden(served):
     for secret in (key, pasted.split(".")[2], own.split(".")[2], key.split(".")[1]):
         assert secret not in text
     shown = requests_shown(frames, with_prompt("leak:"))[0]["body"]
-    assert "leak: ••• and ••• and mine •••" in shown
+    assert "leak: ••• and ••• and mine •••, its signature •••" in shown
 
 
 # -- the page cannot be made to lie ---------------------------------------------------------------
