@@ -11,7 +11,7 @@ from .auth import OFFLINE_API_KEY
 from .cassettes import CassetteError
 from .faults import KINDS, OPTIONS, kinds_help, make_fault
 from .options import MAX_COUNT, STREAM_OPTIONS
-from .server import reachable_addresses, start, wait_for_interrupt
+from .server import reachable_addresses, start, stop_on_signals, wait_for_interrupt
 from .wire_page import page_url
 
 DESCRIPTION = """\
@@ -50,7 +50,13 @@ def cmd_serve(args):
     if missing:
         print(f"error: no such folder: {', '.join(missing)}", file=sys.stderr)
         return 2
+    # From here on Ctrl-C and SIGTERM only set `stop`: the server (and its token file) is
+    # always stopped below, whenever they come, and no traceback is printed.
+    stop = stop_on_signals()
     raise_file_limit()
+    if stop.is_set():
+        print("Stopped before the server started.", flush=True)
+        return 0
     try:
         server = start(args.host, args.port, cassette_dirs=args.cassettes or args.only_cassettes,
                        packaged_cassettes=not args.only_cassettes, strict=args.strict,
@@ -59,6 +65,18 @@ def cmd_serve(args):
     except (OSError, CassetteError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    try:
+        if not stop.is_set():
+            print_banner(args, server)
+            wait_for_interrupt(stop)
+    finally:
+        server.stop()
+    print("Recorded GLM server stopped.", flush=True)
+    return 0
+
+
+def print_banner(args, server):
+    """What `serve` prints once it listens: the address, the variables, the page's URL."""
     shown = f"[{args.host}]" if ":" in args.host else args.host
     print(f"Recorded GLM server listening on {shown}:{server.port}", flush=True)
     base_url = server.base_url
@@ -79,10 +97,6 @@ def cmd_serve(args):
     print(f"  see the wire (your browser on this machine, not for attendees: the URL holds the "
           f"control token): {page_url(server)}")
     print("Press Ctrl-C to stop.", flush=True)
-    wait_for_interrupt()
-    server.stop()
-    print("Recorded GLM server stopped.", flush=True)
-    return 0
 
 
 def cmd_fault(args):
@@ -330,8 +344,12 @@ def build_parser():
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        args = build_parser().parse_args(argv)
+        return args.func(args)
+    except KeyboardInterrupt:  # Ctrl-C before a command took it over (serve takes it over)
+        print("Interrupted.", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

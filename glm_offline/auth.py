@@ -6,7 +6,8 @@ Two styles, both sent as ``Authorization: Bearer <credential>``:
     ``api_key`` (the id part), ``exp`` and ``timestamp`` in *milliseconds*.
 
 Which business code each bad-credential case yields on the live service is UNVERIFIED.
-The choice here: missing header 1001, unreadable credential 1002, expired token 1003,
+The choice here: missing header 1001, unreadable credential 1002 (also a JWT whose exp, or
+timestamp, is not a finite number: NaN, Infinity, text), expired token 1003,
 bad signature 1004, well-formed credential for an unknown key 1000, and a raw key whose id
 is known but whose secret is wrong: the body with code "401" and "令牌已过期或验证不正确"
 that live traffic showed in 2026 beside 1000 (docs/sources.md#authentication; when each
@@ -17,6 +18,7 @@ check() returns the key id, so the server can keep each key's requests and tasks
 import base64
 import ipaddress
 import json
+import math
 import time
 from urllib.parse import urlsplit
 
@@ -98,6 +100,12 @@ def jwt_segment(segment):
     return value
 
 
+def finite_number(value):
+    """A JSON number other than NaN or ±Infinity (a bool is no number here)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and \
+        math.isfinite(value)
+
+
 def bearer_credential(header):
     """The credential in an Authorization header: a raw key or a JWT, "" when there is none.
 
@@ -162,7 +170,9 @@ class Authenticator:
         except jwt.PyJWTError:
             raise api_error("1002") from None
         exp_ms = payload.get("exp")
-        if not isinstance(exp_ms, (int, float)) or isinstance(exp_ms, bool):
+        # exp, and timestamp when sent, are finite numbers: a token whose exp is NaN or
+        # Infinity (JSON allows neither; Python's parser reads both, and 1e999) never expires.
+        if not finite_number(exp_ms) or not finite_number(payload.get("timestamp", 0)):
             raise api_error("1002")
         # No clock-skew leeway: the service compares against its own clock (UNVERIFIED
         # tolerance). An exp written in seconds is a date in 1970 in milliseconds: expired.

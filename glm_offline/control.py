@@ -3,7 +3,8 @@ that `python -m glm_offline fault` uses.
 
 Anything that changes the server needs its control token: a random value made at start and
 written to ~/.glm_offline/control-<port> (GLM_OFFLINE_CONTROL_DIR to put it elsewhere),
-readable only by the user who started the server, with the address the `fault` command
+readable only by the user who started the server, in a folder no one else may write to
+(private_file.py: never planted, never redirected), with the address the `fault` command
 connects to (so it finds a server listening on ::, 0.0.0.0 or a room address alone). On top
 of that the endpoint refuses requests from web pages (an Origin or a cross-site
 Sec-Fetch-Site header), a Host header that names a host instead of an address (DNS
@@ -20,6 +21,7 @@ import secrets
 from pathlib import Path
 
 from .http import log
+from .private_file import read_private, write_private
 from .wire import http_error
 
 ADMIN_PREFIX = "/_offline"
@@ -53,13 +55,8 @@ class ControlToken:
         self.value = secrets.token_urlsafe(32)
         self.path = token_path(port)
         try:
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            partial = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
-            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as file:
-                json.dump({"token": self.value, "address": connect_address(host),
-                           "pid": os.getpid()}, file)
-            os.replace(partial, self.path)
+            write_private(self.path, json.dumps({
+                "token": self.value, "address": connect_address(host), "pid": os.getpid()}))
         except OSError as exc:
             log(f"cannot write the control token to {self.path} ({exc.strerror or exc}); "
                 "the `fault` command will not reach this server")
@@ -145,7 +142,7 @@ def faults_endpoint(owner, handler, raw):
 
 def read_token_file(path):
     """{"token": ..., "address": ..., "pid": ...}; OSError or ValueError if unreadable."""
-    data = json.loads(path.read_text(encoding="utf-8"))
+    data = json.loads(read_private(path))
     if not isinstance(data, dict) or not isinstance(data.get("token"), str) or \
             not isinstance(data.get("address"), str):
         raise ValueError(f"{path} is not a control token file")
@@ -159,6 +156,9 @@ def call(host, port, method="GET", spec=None, timeout=10):
     path = token_path(port)
     try:
         saved = read_token_file(path)
+    except PermissionError as exc:  # planted where others can write, a link: never trusted
+        raise ControlError(f"not reading the control token in {path}: "
+                           f"{exc.strerror or exc}") from None
     except (OSError, ValueError):
         where = f"{host}:{port}" if host else f"port {port}"
         raise ControlError(f"no recorded GLM server on {where} (no control token in {path}; "

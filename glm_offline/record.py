@@ -49,9 +49,9 @@ except ImportError:  # Windows
     import msvcrt
 
 from . import matching, provenance
-from .auth import bearer_credential
 from .cassette_schema import read_checked
 from .cassettes import FORMAT_VERSION, CassetteError, load_file
+from .redaction import credential_secrets, redact
 from .server import API_PREFIX, Server, wait_for_interrupt
 from .validation import parse_body, validate_chat
 from .wire import APIError, http_error
@@ -61,9 +61,6 @@ FORWARDED_HEADERS = ("Authorization", "Content-Type", "Accept", "User-Agent")
 PASSED_BACK_HEADERS = ("Retry-After",)
 CONNECT_TIMEOUT_SECONDS = 10
 MAX_TIMEOUT_SECONDS = 3600
-REDACTED = "<redacted>"
-# Real keys' shape in public examples (docs/sources.md#authentication): 32 hex, ".", 16 alnum.
-KEY_SHAPE = re.compile(r"(?<![0-9A-Za-z])[0-9a-f]{32}\.[A-Za-z0-9]{16}(?![0-9A-Za-z])")
 READ_SIZE = 64 * 1024
 UPSTREAM_READ_ERRORS = (requests.RequestException, urllib3.exceptions.HTTPError, OSError)
 _NEWLINE = re.compile(rb"\r\n|\r|\n")
@@ -329,41 +326,6 @@ def _live_chunks(response):
 
 def _say(message):
     print(message, flush=True)
-
-
-def credential_secrets(header):
-    """What an Authorization header gives away: the credential, and its secret part (a raw
-    key's secret, a JWT's signature). Short pieces are left out: they are no secret."""
-    credential = bearer_credential(header)
-    parts = credential.split(".")
-    found = [credential, parts[-1]] if len(parts) in (2, 3) else [credential]
-    return sorted({piece for piece in found if len(piece) >= 8}, key=len, reverse=True)
-
-
-def redact(value, secrets):
-    """(value with every secret, and anything shaped like a real key, replaced by
-    "<redacted>" in every string and object key; how many were replaced)."""
-    count = 0
-
-    def text(string):
-        nonlocal count
-        for secret in secrets:
-            count += string.count(secret)
-            string = string.replace(secret, REDACTED)
-        string, found = KEY_SHAPE.subn(REDACTED, string)
-        count += found
-        return string
-
-    def walk(item):
-        if isinstance(item, str):
-            return text(item)
-        if isinstance(item, dict):
-            return {text(key): walk(child) for key, child in item.items()}
-        if isinstance(item, list):
-            return [walk(child) for child in item]
-        return item
-
-    return walk(value), count
 
 
 def session_without_cookies():

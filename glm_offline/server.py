@@ -93,10 +93,15 @@ class Server:
                 raise OSError(f"cannot listen on {self.host}:{self.port}: {reason}") from None
             self.port = httpd.port
             self.control = ControlToken(self.host, self.port)
-            self._httpd = httpd
-            self._thread = threading.Thread(target=httpd.serve_forever, args=(self._stopping,),
-                                            name=f"glm-offline:{self.port}", daemon=True)
-            self._thread.start()
+            try:
+                thread = threading.Thread(target=httpd.serve_forever, args=(self._stopping,),
+                                          name=f"glm-offline:{self.port}", daemon=True)
+                thread.start()
+            except BaseException:  # no thread (or interrupted): nothing may stay behind
+                self.control.remove()
+                httpd.close()
+                raise
+            self._httpd, self._thread = httpd, thread
         return self
 
     def stop(self):
@@ -210,10 +215,22 @@ def reachable_addresses(probes=ADDRESS_PROBES):
     return [a for a in dict.fromkeys(found) if not a.startswith(("127.", "0."))]
 
 
-def wait_for_interrupt():
-    """Block until Ctrl-C or SIGTERM, for the command line's long-running servers."""
+def stop_on_signals():
+    """An Event that Ctrl-C (SIGINT) or SIGTERM sets from now on, instead of raising
+    KeyboardInterrupt or ending the process: what a command installs before it makes anything
+    it must undo (the control token's file), so that it always gets to undo it. A signal the
+    process was started ignoring (nohup) stays ignored."""
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    for number in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(number) is not signal.SIG_IGN:
+            signal.signal(number, lambda *_: stop.set())
+    return stop
+
+
+def wait_for_interrupt(stop=None):
+    """Block until Ctrl-C or SIGTERM (until `stop`, from stop_on_signals(), is set), for the
+    command line's long-running servers."""
+    stop = stop or stop_on_signals()
     try:
         while not stop.wait(0.5):
             pass

@@ -11,13 +11,19 @@ SSE event with its time in ms after the request, as it is written.
 Behind the control surface's checks (control.check_machine: this machine only, an address in
 Host, no other web page) plus the control token, given as ?token= in the URL `serve` prints.
 
+Every frame is made by wire_frames.frame(): valid JSON, valid UTF-8, no secret, nothing
+that reverses or widens the page, whatever an attendee sent.
+
 Bounded: from the first time a page is opened, the log keeps the last MAX_EXCHANGES
-exchanges and about MAX_LOG_BYTES (before that, nothing: no cost per event); each viewer
-has a queue of QUEUE_MESSAGES (the oldest are dropped, and the page is told how many), so a
-slow page never holds up a request; at most MAX_VIEWERS pages at once.
+exchanges and at most MAX_LOG_BYTES (before that, nothing: no cost per event); each viewer
+has a queue of at most QUEUE_MESSAGES frames and QUEUE_BYTES (the oldest are dropped, and the
+page is told how many), so a slow page never holds up a request. At most MAX_VIEWERS pages
+at once, and a new page always gets in: the place of the page that has waited longest for
+its frames is taken (the page that never reads), else the oldest page's (it is told, and does
+not come back by itself). A page whose frames have waited STALL_SECONDS is let go at once,
+its connection cut: a page that does not read holds no place and no memory.
 """
 
-import codecs
 import json
 import secrets
 import select
@@ -30,7 +36,9 @@ from urllib.parse import parse_qs
 
 from .auth import MAX_CREDENTIAL_CHARS, bearer_credential, jwt_segment
 from .control import ADMIN_PREFIX, check_machine
+from .redaction import credential_secrets
 from .wire import http_error
+from .wire_frames import frame, shown_text
 
 WIRE_PATH = ADMIN_PREFIX + "/wire"
 EVENTS_PATH = WIRE_PATH + "/events"
@@ -40,10 +48,12 @@ MAX_BODY_BYTES = 4096
 MAX_EVENT_BYTES = 1024
 MAX_EVENTS_SHOWN = 300  # per exchange; the rest are counted in its "done" message
 QUEUE_MESSAGES = 500
+# Per page: the newest frames, about 40 full requests; 8 pages at most: 8 MiB in all.
+QUEUE_BYTES = 1024 * 1024
 MAX_VIEWERS = 8
+STALL_SECONDS = 10  # frames waiting this long for a page: it does not read, it is let go
 KEEPALIVE_SECONDS = 5  # a comment line when nothing else was sent for this long
 GONE_CHECK_SECONDS = 0.25  # how often a viewer's connection is checked: a closed page's slot
-HIDDEN = "•••"
 PAGE_FILE = Path(__file__).with_name("wire_page.html")
 
 LABELS = {
@@ -56,7 +66,8 @@ LABELS = {
            "events": "SSE events", "ms": "ms", "recording": "answered by",
            "more": "bytes more", "dropped": "messages dropped (the page fell behind)",
            "not_shown": "more events not shown", "language": "中文", "other_lang": "zh",
-           "show_raw": "whole lines", "show_short": "what changes"},
+           "show_raw": "whole lines", "show_short": "what changes",
+           "evicted": "closed: the page was opened in another place (reload to watch here)"},
     "zh": {"title": "看见线路上的请求", "waiting": "等待请求……",
            "connected": "已连接", "reconnecting": "正在重新连接……",
            "closed": "被拒绝：请打开正在运行的服务器打印的网址（新服务器有新令牌）",
@@ -66,7 +77,8 @@ LABELS = {
            "events": "SSE 事件", "ms": "毫秒", "recording": "应答来源",
            "more": "字节未显示", "dropped": "条消息被丢弃（页面跟不上）",
            "not_shown": "个事件未显示", "language": "English", "other_lang": "en",
-           "show_raw": "完整行", "show_short": "变化的部分"},
+           "show_raw": "完整行", "show_short": "变化的部分",
+           "evicted": "已关闭：页面在别处打开了（刷新即可在此继续查看）"},
 }
 
 
@@ -100,20 +112,20 @@ def describe_credential(header):
     return {"kind": "unreadable", "chars": len(credential)}
 
 
-def capped_text(data, limit):
-    """(text, bytes not shown): at most `limit` bytes of UTF-8, never half a character."""
-    decoder = codecs.getincrementaldecoder("utf-8")("replace")
-    return decoder.decode(data[:limit], final=len(data) <= limit), max(0, len(data) - limit)
-
-
-def body_text(raw):
+def body_text(raw, secrets=()):
     """The request body for the page: indented when it is JSON, capped at MAX_BODY_BYTES."""
     if len(raw) <= 64 * 1024:
         try:
-            raw = json.dumps(json.loads(raw), ensure_ascii=False, indent=2).encode("utf-8")
+            raw = json.dumps(json.loads(raw), ensure_ascii=False, indent=2).encode(
+                "utf-8", "surrogatepass")
         except (ValueError, RecursionError):
             pass
-    return capped_text(raw, MAX_BODY_BYTES)
+    return shown_text(raw, MAX_BODY_BYTES, secrets)
+
+
+def encoded(lines):
+    """An event's lines as bytes for shown_text (a lone surrogate becomes U+FFFD there)."""
+    return "\n".join(lines).encode("utf-8", "surrogatepass")
 
 
 def event_data(lines):
@@ -150,48 +162,78 @@ def describe_event(lines):
     return ("reasoning" if thinking else "content"), short
 
 
-def frame(kind, data):
-    """One SSE event of the page's own stream."""
-    return f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
-
-
 class Viewer:
-    """One open page: a bounded queue of frames; when it is full the oldest go, counted."""
+    """One open page: a queue of frames (bytes) bounded in count and in bytes; when it is
+    full the oldest go, counted. behind_since: since when frames have waited for the page
+    (None while it keeps up)."""
 
-    def __init__(self, limit=None):
+    def __init__(self, limit=None, limit_bytes=None, cut=None):
         self.limit = limit or QUEUE_MESSAGES
+        self.limit_bytes = limit_bytes or QUEUE_BYTES
         self.dropped = 0
         self.closed = False
+        self.joined = time.monotonic()
+        self.behind_since = None
+        self._cut = cut  # cuts the page's connection (a writer stuck on a page that never reads)
         self._frames = deque()
+        self._bytes = 0
         self._ready = threading.Condition()
 
-    def put(self, text):
+    def put(self, data):
         with self._ready:
-            if len(self._frames) >= self.limit:
-                self._frames.popleft()
+            if self.closed:
+                return
+            self._frames.append(data)
+            self._bytes += len(data)
+            while len(self._frames) > self.limit or (self._bytes > self.limit_bytes and
+                                                     len(self._frames) > 1):
+                self._bytes -= len(self._frames.popleft())
                 self.dropped += 1
-            self._frames.append(text)
+            if self.behind_since is None:
+                self.behind_since = time.monotonic()
             self._ready.notify()
 
     def take(self, timeout):
-        """(frames, dropped since last time) once there are some, or ([], 0) after `timeout`."""
+        """(frames, dropped since last time) once there are some, or ([], 0) after `timeout`
+        or once closed. Call written() when they are sent."""
         with self._ready:
             self._ready.wait_for(lambda: self._frames or self.closed, timeout)
-            frames, self._frames = list(self._frames), deque()
+            frames, self._frames, self._bytes = list(self._frames), deque(), 0
             dropped, self.dropped = self.dropped, 0
             return frames, dropped
 
-    def close(self):
+    def written(self):
+        """The frames taken are sent: the page keeps up, or is behind by what came since."""
+        with self._ready:
+            self.behind_since = time.monotonic() if self._frames else None
+
+    def stalled(self, now):
+        behind = self.behind_since
+        return behind is not None and now - behind >= STALL_SECONDS
+
+    @property
+    def queued_bytes(self):
+        with self._ready:
+            return self._bytes
+
+    def close(self, last=None):
+        """End the page's stream, after the frame `last` if given; a page that does not read
+        (frames waiting for it) has its connection cut, so its writer stops at once."""
         with self._ready:
             self.closed = True
+            stuck = self.behind_since is not None
+            self._frames, self._bytes = deque([last] if last else []), len(last or b"")
             self._ready.notify()
+        if stuck and self._cut is not None:
+            self._cut()
 
 
 class Watch:
     """Follows one exchange for the log (Exchange.watcher): its events and its end."""
 
-    def __init__(self, log, exchange):
+    def __init__(self, log, exchange, secrets):
         self.log, self.id = log, exchange.number
+        self.secrets = secrets  # the request's own credential and its signature
         self.started = time.time()
         self.replied = False
         self.shown = 0
@@ -203,18 +245,20 @@ class Watch:
         if not self.replied:
             self.replied = True
             self.log.publish(self.id, "reply", {"id": self.id, "status": exchange.status,
-                                                "source": exchange.source or "generated"})
+                                                "source": exchange.source or "generated"},
+                             self.secrets)
 
     def event(self, exchange, lines):
         self._reply(exchange)
         if self.shown >= MAX_EVENTS_SHOWN:
             return
         self.shown += 1
-        text, more = capped_text("\n".join(lines).encode("utf-8"), MAX_EVENT_BYTES)
+        text, more = shown_text(encoded(lines), MAX_EVENT_BYTES, self.secrets)
         kind, short = describe_event(lines)
         self.log.publish(self.id, "sse", {
             "id": self.id, "ms": self.ms(exchange.event_times[-1]), "text": text, "more": more,
-            "short": capped_text(short.encode("utf-8"), MAX_EVENT_BYTES)[0], "kind": kind})
+            "short": shown_text(encoded([short]), MAX_EVENT_BYTES, self.secrets)[0],
+            "kind": kind}, self.secrets)
 
     def finished(self, exchange):
         self._reply(exchange)
@@ -222,7 +266,8 @@ class Watch:
         self.log.publish(self.id, "done", {
             "id": self.id, "ms": self.ms(), "status": exchange.status,
             "outcome": exchange.outcome, "fault": exchange.fault,
-            "events": exchange.events_sent, "not_shown": exchange.events_sent - self.shown})
+            "events": exchange.events_sent, "not_shown": exchange.events_sent - self.shown},
+            self.secrets)
 
 
 class WireLog:
@@ -243,18 +288,22 @@ class WireLog:
         is first opened nothing is kept: a server nobody watches pays nothing per event."""
         if not self.opened:
             return
-        exchange.watcher = watch = Watch(self, exchange)
-        text, more = body_text(raw)
+        authorization = headers.get("Authorization")
+        own = credential_secrets(authorization)
+        exchange.watcher = watch = Watch(self, exchange, own)
+        text, more = body_text(raw, self.hidden + own)
         self.publish(watch.id, "request", {
             "id": watch.id, "time": time.strftime("%H:%M:%S", time.localtime(watch.started)),
             "method": exchange.method, "path": exchange.path,
-            "credential": describe_credential(headers.get("Authorization")),
-            "body": text, "more": more})
+            "credential": describe_credential(authorization),
+            "body": text, "more": more}, own)
 
-    def publish(self, exchange_id, kind, data):
-        text = frame(kind, data)
-        for secret in self.hidden:  # whatever a learner pasted where: a secret is never shown
-            text = text.replace(secret, HIDDEN)
+    def publish(self, exchange_id, kind, data, secrets=()):
+        """Add a frame to the log and to every page's queue; let go of a page that has not
+        read for STALL_SECONDS."""
+        # whatever a learner pasted where: a known key's secret is never shown
+        text = frame(kind, data, [*self.hidden, *secrets])
+        now = time.monotonic()
         with self._lock:
             frames = self._kept.get(exchange_id)
             if frames is None:
@@ -266,18 +315,32 @@ class WireLog:
                 _, old = self._kept.popitem(last=False)
                 self._bytes -= sum(len(f) for f in old)
             viewers = list(self._viewers)
+            stalled = [v for v in viewers if v.stalled(now)]
+            self._viewers.difference_update(stalled)
         for viewer in viewers:
             viewer.put(text)
+        for viewer in stalled:
+            viewer.close()
 
-    def subscribe(self):
-        """(a new Viewer, the frames so far), or None when MAX_VIEWERS pages are open."""
+    def subscribe(self, cut=None):
+        """(a new Viewer, the frames so far), or None once the server stops. With MAX_VIEWERS
+        pages open, one is let go for it: the one behind for longest, else the oldest.
+        `cut` cuts the new page's connection (see Viewer.close)."""
         with self._lock:
-            if self._closed or len(self._viewers) >= MAX_VIEWERS:
+            if self._closed:
                 return None
-            viewer = Viewer()
+            evicted = None
+            if len(self._viewers) >= MAX_VIEWERS:
+                evicted = min(self._viewers, key=lambda v: (
+                    v.behind_since is None, v.behind_since or 0, v.joined))
+                self._viewers.discard(evicted)
+            viewer = Viewer(cut=cut)
             self._viewers.add(viewer)
             self.opened = True
-            return viewer, [f for frames in self._kept.values() for f in frames]
+            backlog = [f for frames in self._kept.values() for f in frames]
+        if evicted is not None:
+            evicted.close(last=frame("evicted", {}))
+        return viewer, backlog
 
     @property
     def viewers(self):
@@ -342,28 +405,34 @@ def events(owner, handler, log):
     (noticed within GONE_CHECK_SECONDS) or the server stops; a comment line after
     KEEPALIVE_SECONDS without news."""
     check(owner, handler)
-    subscribed = log.subscribe()
+
+    def cut():
+        try:
+            handler.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    subscribed = log.subscribe(cut)
     if subscribed is None:
-        raise http_error(503, f"the wire page is open in {MAX_VIEWERS} places already; "
-                         "close one")
+        raise http_error(503, "the server is stopping")
     viewer, backlog = subscribed
     handler.exchange.source = "wire-page"
     try:
         handler.start_chunked(200, "text/event-stream; charset=utf-8",
                               [("Referrer-Policy", "no-referrer")])
-        handler.write_chunk(("retry: 2000\n\n" + frame("hello", {}) + "".join(backlog))
-                            .encode("utf-8"))
+        handler.write_chunk(b"retry: 2000\n\n" + frame("hello", {}) + b"".join(backlog))
+        viewer.written()
         quiet_since = time.monotonic()
-        while not viewer.closed and not page_gone(handler.connection):
+        while True:
             frames, dropped = viewer.take(GONE_CHECK_SECONDS)
             if dropped:
                 frames.insert(0, frame("dropped", {"count": dropped}))
-            if not frames:
-                if time.monotonic() - quiet_since < KEEPALIVE_SECONDS:
-                    continue
-                frames = [": keep-alive\n\n"]
-            handler.write_chunk("".join(frames).encode("utf-8"))
-            quiet_since = time.monotonic()
+            if frames or time.monotonic() - quiet_since >= KEEPALIVE_SECONDS:
+                handler.write_chunk(b"".join(frames) or b": keep-alive\n\n")
+                quiet_since = time.monotonic()
+            viewer.written()
+            if viewer.closed or page_gone(handler.connection):
+                break
         handler.end_chunked()
     finally:
         log.unsubscribe(viewer)
