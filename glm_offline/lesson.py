@@ -4,11 +4,13 @@
 
     BASE_URL, API_KEY, server = connect("en", lesson="02")   # connect("zh", ...) in Chinese
 
-Offline (no ZHIPUAI_API_KEY): `server` is the kernel's recorded server, glm_offline.shared_server().
+Offline (no ZHIPUAI_API_KEY, or GLM_OFFLINE=1 to ignore one): `server` is the kernel's recorded
+server, glm_offline.shared_server(). The mode line says which mode is on and why.
 Live (ZHIPUAI_API_KEY set, ZHIPUAI_BASE_URL optional, the official SDK's variable names): `server`
 is a stand-in whose offline-only demos (faults, stream options, the server's history) say in one
 line that they need the offline server and then do nothing, so a lesson cell never branches; and
-an answer whose `model` differs from the request's gets one line saying so (model_watch).
+an answer whose `model` differs from the request's gets one line saying so (model_watch); and a
+call that cannot connect, or whose key is refused, ends in one line, not a traceback (live_errors).
 Offline, with `lesson`, a second line says where that lesson's recordings come from and when
 they were last checked against the live API (glm_offline.provenance, from the cassettes'
 metadata).
@@ -18,18 +20,26 @@ import contextlib
 import os
 import re
 
-from . import model_watch, provenance
+from . import live_errors, model_watch, provenance
+from .options import parse_flag
 from .server import shared_server
 
 LIVE_BASE_URL = "https://open.bigmodel.cn/api/paas/v4"
 LINES = {  # what connect() prints, in the lesson's language
-    "en": {"offline": "Mode: offline, recorded GLM responses from a local server (no key needed)",
-           "live": "Mode: live, requests go to {host}",
+    "en": {"offline": "Mode: offline (no ZHIPUAI_API_KEY set), recorded GLM responses "
+                      "from a local server",
+           "forced": "Mode: offline (GLM_OFFLINE={flag}, ZHIPUAI_API_KEY ignored), recorded GLM "
+                     "responses from a local server",
+           "live": "Mode: live (ZHIPUAI_API_KEY set; GLM_OFFLINE=1 goes back offline), "
+                   "requests go to {host}",
            "note": "(live mode: {what} needs the offline server; "
-                   "run without ZHIPUAI_API_KEY to see it)"},
-    "zh": {"offline": "模式：离线，由本地服务器回放录制好的 GLM 响应（无需密钥）",
-           "live": "模式：在线，请求发往 {host}",
-           "note": "（在线模式：{what}需要离线服务器；不设置 ZHIPUAI_API_KEY 再运行即可看到）"},
+                   "set GLM_OFFLINE=1 to see it)"},
+    "zh": {"offline": "模式：离线（未设置 ZHIPUAI_API_KEY），由本地服务器回放录制好的 GLM 响应",
+           "forced": "模式：离线（GLM_OFFLINE={flag}，已忽略 ZHIPUAI_API_KEY），"
+                     "由本地服务器回放录制好的 GLM 响应",
+           "live": "模式：在线（已设置 ZHIPUAI_API_KEY；设置 GLM_OFFLINE=1 可回到离线），"
+                   "请求发往 {host}",
+           "note": "（在线模式：{what}需要离线服务器；设置 GLM_OFFLINE=1 即可看到）"},
 }
 WHAT = {  # the offline-only demos, named in the note
     "inject": {"en": "injecting a fault", "zh": "注入故障"},
@@ -47,14 +57,18 @@ def connect(language="en", environ=None, lesson=None):
         raise ValueError(f"lesson must be a two-digit lesson number like \"02\", not {lesson!r}")
     environ = os.environ if environ is None else environ
     api_key = environ.get("ZHIPUAI_API_KEY", "").strip()
-    if api_key:
+    flag = environ.get("GLM_OFFLINE", "").strip()  # 1/true/yes/on forces offline; 0/... not
+    forced = bool(flag) and parse_flag("GLM_OFFLINE", flag)
+    if api_key and not forced:
         base_url = environ.get("ZHIPUAI_BASE_URL", "").strip() or LIVE_BASE_URL
         print(LINES[language]["live"].format(host=host_of(base_url)))
         model_watch.watch(base_url, language)  # one line when an answer's model differs
+        live_errors.watch(base_url, language)  # one line when a call cannot connect
         return base_url, api_key, LiveStandIn(base_url, language)
     model_watch.unwatch()
+    live_errors.unwatch()
     server = shared_server()  # one per kernel, however often the setup cell runs
-    print(LINES[language]["offline"])
+    print(LINES[language]["forced"].format(flag=flag) if api_key else LINES[language]["offline"])
     if lesson is not None:
         found = provenance.lesson_provenance(lesson)
         if found:

@@ -4,7 +4,7 @@ import pytest
 import requests.sessions
 
 import glm_offline
-from glm_offline import model_watch
+from glm_offline import live_errors, model_watch
 from glm_offline.lesson import LiveStandIn, connect
 
 
@@ -13,6 +13,7 @@ def unwatched(monkeypatch):
     """Live connect() installs model_watch's hook for this process: undo it after each test."""
     monkeypatch.setattr(requests.sessions, "default_hooks", requests.sessions.default_hooks)
     monkeypatch.setitem(model_watch._watching, "base_url", None)
+    monkeypatch.setitem(live_errors._watching, "base_url", None)
 
 
 def test_offline_gives_the_kernels_recorded_server(capsys):
@@ -20,21 +21,56 @@ def test_offline_gives_the_kernels_recorded_server(capsys):
     assert server is glm_offline.shared_server()
     assert (base_url, api_key) == (server.base_url, glm_offline.OFFLINE_API_KEY)
     assert capsys.readouterr().out == (
-        "Mode: offline, recorded GLM responses from a local server (no key needed)\n")
+        "Mode: offline (no ZHIPUAI_API_KEY set), recorded GLM responses from a local server\n")
 
 
 def test_live_gives_the_key_the_default_base_url_and_a_stand_in(capsys):
     base_url, api_key, server = connect("zh", environ={"ZHIPUAI_API_KEY": " abc.def \n"})
     assert (base_url, api_key) == ("https://open.bigmodel.cn/api/paas/v4", "abc.def")
     assert isinstance(server, LiveStandIn)
-    assert capsys.readouterr().out == "模式：在线，请求发往 open.bigmodel.cn\n"
+    assert capsys.readouterr().out == (
+        "模式：在线（已设置 ZHIPUAI_API_KEY；设置 GLM_OFFLINE=1 可回到离线），"
+        "请求发往 open.bigmodel.cn\n")
 
 
 def test_live_base_url_comes_from_the_environment(capsys):
     base_url, _, _ = connect("en", environ={"ZHIPUAI_API_KEY": "abc.def",
                                             "ZHIPUAI_BASE_URL": "https://api.z.ai/api/paas/v4"})
     assert base_url == "https://api.z.ai/api/paas/v4"
-    assert capsys.readouterr().out == "Mode: live, requests go to api.z.ai\n"
+    assert capsys.readouterr().out == (
+        "Mode: live (ZHIPUAI_API_KEY set; GLM_OFFLINE=1 goes back offline), "
+        "requests go to api.z.ai\n")
+
+
+@pytest.mark.parametrize("flag", ["1", " true ", "ON"])
+def test_glm_offline_forces_offline_with_a_key_set_and_says_so(flag, capsys):
+    base_url, api_key, server = connect("en", environ={"ZHIPUAI_API_KEY": "abc.def",
+                                                       "GLM_OFFLINE": flag})
+    assert server is glm_offline.shared_server()
+    assert (base_url, api_key) == (server.base_url, glm_offline.OFFLINE_API_KEY)
+    assert capsys.readouterr().out == (f"Mode: offline (GLM_OFFLINE={flag.strip()}, "
+                                       "ZHIPUAI_API_KEY ignored), recorded GLM responses "
+                                       "from a local server\n")
+
+
+def test_glm_offline_says_so_in_chinese(capsys):
+    connect("zh", environ={"ZHIPUAI_API_KEY": "abc.def", "GLM_OFFLINE": "1"})
+    assert capsys.readouterr().out == (
+        "模式：离线（GLM_OFFLINE=1，已忽略 ZHIPUAI_API_KEY），由本地服务器回放录制好的 GLM 响应\n")
+
+
+def test_glm_offline_without_a_key_gives_the_plain_offline_reason(capsys):
+    connect("en", environ={"GLM_OFFLINE": "1"})
+    assert capsys.readouterr().out.startswith("Mode: offline (no ZHIPUAI_API_KEY set), ")
+
+
+@pytest.mark.parametrize("flag", ["0", "", "  ", "false", "off"])
+def test_glm_offline_off_or_empty_leaves_the_key_live(flag, capsys):
+    base_url, api_key, server = connect("en", environ={"ZHIPUAI_API_KEY": "abc.def",
+                                                       "GLM_OFFLINE": flag})
+    assert (base_url, api_key) == ("https://open.bigmodel.cn/api/paas/v4", "abc.def")
+    assert isinstance(server, LiveStandIn)
+    assert capsys.readouterr().out.startswith("Mode: live (")
 
 
 def test_the_stand_ins_offline_only_demos_say_so_in_one_line_and_do_nothing(capsys):
@@ -51,6 +87,10 @@ def test_the_stand_ins_offline_only_demos_say_so_in_one_line_and_do_nothing(caps
 @pytest.mark.parametrize("language, environ, message", [
     ("fr", {}, "language must be one of"),
     ("en", {"ZHIPUAI_API_KEY": "a.b", "ZHIPUAI_BASE_URL": "open.bigmodel.cn"}, "must start with"),
+    # never guessed: a value that is not clearly on or off is refused, with the key or without
+    ("en", {"ZHIPUAI_API_KEY": "a.b", "GLM_OFFLINE": "offline"},
+     r"GLM_OFFLINE must be one of 1/true/yes/on or 0/false/no/off, not 'offline'"),
+    ("zh", {"GLM_OFFLINE": "2"}, "GLM_OFFLINE must be one of"),
 ])
 def test_bad_settings_get_a_one_line_error(language, environ, message):
     with pytest.raises(ValueError, match=message):

@@ -38,7 +38,7 @@ def texts(cells):
 
 def test_lesson_against_a_separately_started_server(served):
     stored = nbformat.read(LESSON, as_version=4)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ZHIPUAI_", "GLM_OFFLINE_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ZHIPUAI_", "GLM_OFFLINE"))}
     ran = execute_notebooks.run(LESSON, {**env, **served}, timeout=CELL_TIMEOUT_S)
     port = served["ZHIPUAI_BASE_URL"].split(":")[2].split("/")[0]
     # fix() joins a cell's stream pieces, as they are saved: how the kernel happened to flush

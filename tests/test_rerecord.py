@@ -35,7 +35,7 @@ TEST_KEY = f"{TEST_KEY_ID}.{TEST_SECRET}"
 
 
 def clean_env(**variables):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ZHIPUAI_", "GLM_OFFLINE_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ZHIPUAI_", "GLM_OFFLINE"))}
     env.update(variables)
     return env
 
@@ -101,8 +101,8 @@ def test_rerecord_lesson_02_then_replay_it_from_that_cassette_alone(fake_upstrea
     assert sources - {"error"} <= names and names & sources  # every other answer: recorded
     # Same outputs as the stored (offline) ones, except the mode line of the setup cell.
     setup = next(i for i, c in enumerate(ran.cells) if c.cell_type == "code")
-    assert ran.cells[setup].outputs[0].text == "Mode: live, requests go to " \
-        f"127.0.0.1:{replay.port}\n"
+    assert ran.cells[setup].outputs[0].text == "Mode: live (ZHIPUAI_API_KEY set; GLM_OFFLINE=1 " \
+        f"goes back offline), requests go to 127.0.0.1:{replay.port}\n"
     stale = execute_notebooks.stale_cells(stored, ran)
     assert [index for index, _ in stale] == [setup], stale
 
