@@ -7,7 +7,7 @@ import signal
 import pytest
 
 # The lessons run through nbval in kernels of their own, each with its own recorded server
-# (glm_offline.shared_server()), which reads its stream options from the environment when it
+# (glm_lessons.shared_server()), which reads its stream options from the environment when it
 # starts. The suite's one pass over the lessons makes it as hard as the server can: every
 # request must match a recording (strict), and every stream is cut into 1-5 byte pieces
 # (hostile), so no lesson output depends on how the bytes arrive. Pacing is instant, which

@@ -12,7 +12,7 @@ Command line: python -m glm_offline --help
 from .auth import OFFLINE_API_KEY, split_key
 from .cassettes import CassetteError
 from .faults import KINDS as FAULT_KINDS
-from .server import Server, shared_server, start
+from .server import Server, start
 
-__all__ = ["OFFLINE_API_KEY", "FAULT_KINDS", "CassetteError", "Server", "shared_server",
-           "split_key", "start"]
+__all__ = ["OFFLINE_API_KEY", "FAULT_KINDS", "CassetteError", "Server", "split_key",
+           "start"]

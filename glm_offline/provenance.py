@@ -1,4 +1,5 @@
-"""Where a cassette's recordings come from, and the one line a lesson shows about it.
+"""Where a cassette's recordings come from (the one line a lesson shows about it is
+glm_lessons.recordings).
 
 A cassette's metadata holds (checked by cassette_schema):
 
@@ -20,27 +21,6 @@ from .drift import worst
 
 TRANSCRIBED = {"made": "transcribed", "last_drift": None}
 UNKNOWN = "unknown"  # model_served of captures that named no model (error answers)
-
-LINES = {
-    "en": {"transcribed": "Recordings: transcribed from documented and publicly captured GLM "
-                          "traffic, not captured live",
-           "captured": "Recordings: captured live on {date} from {model}",
-           "mixed": "Recordings: partly transcribed from documented and publicly captured GLM "
-                    "traffic, partly captured live on {date} from {model}",
-           "drift": "last drift check: {verdict} ({date})",
-           "no drift": "last drift check: none",
-           "joiner": "; "},
-    "zh": {"transcribed": "录制文件：依据文档与公开流量整理，并非现场抓取",
-           "captured": "录制文件：{date} 现场抓取，模型为 {model}",
-           "mixed": "录制文件：部分依据文档与公开流量整理，"
-                    "部分于 {date} 现场抓取（模型为 {model}）",
-           "drift": "最近一次漂移检查：{verdict}（{date}）",
-           "no drift": "最近一次漂移检查：无",
-           "joiner": "；"},
-}
-VERDICT_WORDS = {"en": {}, "zh": {"identical": "完全一致", "benign": "仅数值不同",
-                                  "notable": "出现新字段", "critical": "有严重变化",
-                                  "redirected": "换了模型", "skipped": "未能检查"}}
 
 
 def captured(old, model_served, day):
@@ -102,16 +82,3 @@ def combined(provenances):
                                 "checked_at": min(c["checked_at"] for c in checks)}
     return result
 
-
-def line(provenance, language):
-    """The one line a lesson prints about its recordings, in its language."""
-    words = LINES[language]
-    made = words[provenance["made"]].format(date=provenance.get("captured_at"),
-                                            model=provenance.get("model_served"))
-    check = provenance.get("last_drift")
-    if check:
-        verdict = VERDICT_WORDS[language].get(check["verdict"], check["verdict"])
-        drift = words["drift"].format(verdict=verdict, date=check["checked_at"])
-    else:
-        drift = words["no drift"]
-    return made + words["joiner"] + drift

@@ -36,7 +36,7 @@ from .tasks import TaskTable, task_record
 
 # Other modules and scripts import these names from here.
 __all__ = ["ADMIN_PREFIX", "API_PREFIX", "STREAM_OPTIONS", "Exchange", "Limits", "Server",
-           "encode_event", "hostile_pieces", "shared_server", "start",
+           "encode_event", "hostile_pieces", "start",
            "task_record", "wait_for_interrupt"]
 
 
@@ -236,22 +236,6 @@ def wait_for_interrupt(stop=None):
             pass
     except KeyboardInterrupt:
         pass
-
-
-_shared = None
-_shared_lock = threading.Lock()
-
-
-def shared_server():
-    """The server a notebook kernel uses: started on first call, the same one afterwards.
-
-    Re-running a notebook's setup cell must not start a second server.
-    """
-    global _shared
-    with _shared_lock:
-        if _shared is None or not _shared.running:
-            _shared = start()
-        return _shared
 
 
 def start(host="127.0.0.1", port=0, **options):

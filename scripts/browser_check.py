@@ -36,7 +36,7 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_NOTEBOOK = ROOT / "notebooks" / "en" / "01-keys-and-tokens.ipynb"
-# The start of the mode line in offline mode (the reason after it, glm_offline.lesson.LINES, may
+# The start of the mode line in offline mode (the reason after it, glm_lessons.lesson.LINES, may
 # vary: no key set, or GLM_OFFLINE=1).
 OFFLINE_LINES = ("Mode: offline", "模式：离线")
 CHROMIUM_FLAGS = [

@@ -1,11 +1,11 @@
-"""The one-line setup of lessons 02 onwards: glm_offline.lesson.connect()."""
+"""The one-line setup of lessons 02 onwards: glm_lessons.connect()."""
 
 import pytest
 import requests.sessions
 
 import glm_offline
-from glm_offline import live_errors, model_watch
-from glm_offline.lesson import LiveStandIn, connect
+from glm_lessons import live_errors, model_watch, shared_server
+from glm_lessons.lesson import LiveStandIn, connect
 
 
 @pytest.fixture(autouse=True)
@@ -18,7 +18,7 @@ def unwatched(monkeypatch):
 
 def test_offline_gives_the_kernels_recorded_server(capsys):
     base_url, api_key, server = connect("en", environ={})
-    assert server is glm_offline.shared_server()
+    assert server is shared_server()
     assert (base_url, api_key) == (server.base_url, glm_offline.OFFLINE_API_KEY)
     assert capsys.readouterr().out == (
         "Mode: offline (no ZHIPUAI_API_KEY set), recorded GLM responses from a local server\n")
@@ -46,7 +46,7 @@ def test_live_base_url_comes_from_the_environment(capsys):
 def test_glm_offline_forces_offline_with_a_key_set_and_says_so(flag, capsys):
     base_url, api_key, server = connect("en", environ={"ZHIPUAI_API_KEY": "abc.def",
                                                        "GLM_OFFLINE": flag})
-    assert server is glm_offline.shared_server()
+    assert server is shared_server()
     assert (base_url, api_key) == (server.base_url, glm_offline.OFFLINE_API_KEY)
     assert capsys.readouterr().out == (f"Mode: offline (GLM_OFFLINE={flag.strip()}, "
                                        "ZHIPUAI_API_KEY ignored), recorded GLM responses "

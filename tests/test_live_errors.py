@@ -9,7 +9,7 @@ import requests
 
 import execute_notebooks
 import glm_offline
-from glm_offline import live_errors
+from glm_lessons import live_errors
 
 BASE_URL = "https://open.bigmodel.cn/api/paas/v4"
 UNREACHABLE = {
@@ -88,7 +88,7 @@ def test_in_a_kernel_each_failure_is_one_line_in_the_lessons_language(closed_por
             'headers={"Authorization": f"Bearer {API_KEY}"})\nr.raise_for_status()')
     with glm_offline.start(pacing="instant") as refusing:
         cells = [
-            cell('import requests\nfrom glm_offline.lesson import connect\n\n'
+            cell('import requests\nfrom glm_lessons import connect\n\n'
                  'BASE_URL, API_KEY, server = connect("en")'),  # the kernel's own environment
             cell(post % body),
             cell('BASE_URL, API_KEY, server = connect("zh", environ={"ZHIPUAI_API_KEY": '

@@ -1,5 +1,5 @@
 """Live mode says, in one line, when an answer's model differs from the request's
-(glm_offline.model_watch, switched on by connect()): against a local recorded server whose
+(glm_lessons.model_watch, switched on by connect()): against a local recorded server whose
 recording answers glm-4.7 with glm-5.3, as the coding plan does."""
 
 import json
@@ -9,8 +9,7 @@ import requests
 import requests.sessions
 
 import glm_offline
-from glm_offline import model_watch
-from glm_offline.lesson import connect
+from glm_lessons import connect, model_watch
 
 ASKED, ANSWERED = "glm-4.7", "glm-5.3"
 QUESTION = [{"role": "user", "content": "Which model are you?"}]

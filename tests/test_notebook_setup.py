@@ -1,15 +1,15 @@
-"""The lessons' setup cell relies on glm_offline.shared_server(): one server per kernel."""
+"""The lessons' setup cell relies on glm_lessons.shared_server(): one server per kernel."""
 
 import requests
 
-import glm_offline
+from glm_lessons import shared_server
 
 
 def test_shared_server_is_started_once_and_replaced_after_a_stop():
-    first = glm_offline.shared_server()
-    assert glm_offline.shared_server() is first
+    first = shared_server()
+    assert shared_server() is first
     first.stop()
-    second = glm_offline.shared_server()
+    second = shared_server()
     try:
         assert second is not first and second.running
         reply = requests.post(f"{second.base_url}/chat/completions", timeout=10,

@@ -63,11 +63,17 @@ def test_every_lesson_starts_with_the_same_setup_cell(language):
     naming itself (for the line on where its recordings come from)."""
     paths = sorted((NOTEBOOKS / language).glob("*.ipynb"))
     first = nbformat.read(paths[0], as_version=4).cells[2].source
-    assert paths[0].name.startswith("01-") and "glm_offline.shared_server()" in first
+    assert paths[0].name.startswith("01-") and "server = shared_server()" in first
+    comment = CHECKS_COMMENT[language]
+    assert first.endswith(CHECKS.format(language=language, lesson="01", comment=comment))
     for path in paths[1:]:
         setup = nbformat.read(path, as_version=4).cells[2].source
-        assert setup == SETUP.format(language=language, lesson=path.name[:2]), path.name
+        assert setup == SETUP.format(language=language, lesson=path.name[:2],
+                                     comment=comment), path.name
 
 
-SETUP = ("from glm_offline.lesson import connect\n\n"
-         'BASE_URL, API_KEY, server = connect("{language}", lesson="{lesson}")')
+# The setup cell also makes the exercises' checks (glm_lessons.checks), in the lesson's language.
+CHECKS = 'check = exercise_checks("{language}", lesson="{lesson}")  {comment}'
+CHECKS_COMMENT = {"en": "# the checks of the exercises at the end", "zh": "# 文末练习的检查"}
+SETUP = ("from glm_lessons import connect, exercise_checks\n\n"
+         'BASE_URL, API_KEY, server = connect("{language}", lesson="{lesson}")\n' + CHECKS)

@@ -1,4 +1,4 @@
-"""The lessons' pictures (glm_offline/plots.py): drawn from recordings, injected clocks and
+"""The lessons' pictures (glm_lessons/plots.py): drawn from recordings, injected clocks and
 seeded random sources, so the same on every run; readable sizes; Chinese labels in a font
 that has the glyphs, or English labels and one line when there is none."""
 
@@ -14,7 +14,7 @@ import pytest
 
 import glm_offline
 from glm_client import TokenCache, backoff_delays
-from glm_offline import plots
+from glm_lessons import plots
 
 CASSETTES = Path(glm_offline.__file__).parent / "cassettes"
 
@@ -168,7 +168,7 @@ def test_token_renewals_needs_calls():
 
 
 def test_matplotlib_is_imported_only_when_a_picture_is_drawn():
-    code = "import sys, glm_offline, glm_offline.plots; print('matplotlib' in sys.modules)"
+    code = "import sys, glm_lessons, glm_lessons.plots; print('matplotlib' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             timeout=60, check=True)
     assert result.stdout.strip() == "False"

@@ -11,7 +11,7 @@ import transcribe
 from glm_offline import provenance
 from glm_offline.cassette_schema import check_cassette, read_checked
 from glm_offline.cassettes import PACKAGE_CASSETTES
-from glm_offline.lesson import connect
+from glm_lessons import connect
 from glm_offline.record import start_recorder
 
 CAPTURED = {"made": "captured", "captured_at": "2026-12-01", "model_served": "glm-4.7-flash",
@@ -100,10 +100,10 @@ def test_a_transcribed_lesson_says_so_after_the_mode_line(capsys):
     connect("en", environ={}, lesson="02")
     connect("zh", environ={}, lesson="02")
     assert capsys.readouterr().out.splitlines() == [
-        "Mode: offline, recorded GLM responses from a local server (no key needed)",
+        "Mode: offline (no ZHIPUAI_API_KEY set), recorded GLM responses from a local server",
         "Recordings: transcribed from documented and publicly captured GLM traffic, not "
         "captured live; last drift check: none",
-        "模式：离线，由本地服务器回放录制好的 GLM 响应（无需密钥）",
+        "模式：离线（未设置 ZHIPUAI_API_KEY），由本地服务器回放录制好的 GLM 响应",
         "录制文件：依据文档与公开流量整理，并非现场抓取；最近一次漂移检查：无"]
 
 
@@ -131,7 +131,8 @@ def test_a_lesson_with_both_kinds_of_cassette_is_mixed_and_checked_only_if_both_
 
 def test_live_mode_prints_no_provenance_line(capsys):
     connect("en", environ={"ZHIPUAI_API_KEY": "abc.def"}, lesson="02")
-    assert capsys.readouterr().out == "Mode: live, requests go to open.bigmodel.cn\n"
+    assert capsys.readouterr().out == ("Mode: live (ZHIPUAI_API_KEY set; GLM_OFFLINE=1 goes back "
+                                       "offline), requests go to open.bigmodel.cn\n")
 
 
 @pytest.mark.parametrize("lesson", ["2", 2, "lesson-02"])

@@ -1,28 +1,29 @@
 """A lesson's setup in one line: the live/offline switch that lesson 01 teaches by hand.
 
-    from glm_offline.lesson import connect
+    from glm_lessons import connect
 
     BASE_URL, API_KEY, server = connect("en", lesson="02")   # connect("zh", ...) in Chinese
 
 Offline (no ZHIPUAI_API_KEY, or GLM_OFFLINE=1 to ignore one): `server` is the kernel's recorded
-server, glm_offline.shared_server(). The mode line says which mode is on and why.
+server, shared_server(). The mode line says which mode is on and why.
 Live (ZHIPUAI_API_KEY set, ZHIPUAI_BASE_URL optional, the official SDK's variable names): `server`
 is a stand-in whose offline-only demos (faults, stream options, the server's history) say in one
 line that they need the offline server and then do nothing, so a lesson cell never branches; and
 an answer whose `model` differs from the request's gets one line saying so (model_watch); and a
 call that cannot connect, or whose key is refused, ends in one line, not a traceback (live_errors).
 Offline, with `lesson`, a second line says where that lesson's recordings come from and when
-they were last checked against the live API (glm_offline.provenance, from the cassettes'
-metadata).
+they were last checked against the live API (recordings.py, from the cassettes' metadata).
 """
 
 import contextlib
 import os
 import re
+import threading
 
-from . import live_errors, model_watch, provenance
-from .options import parse_flag
-from .server import shared_server
+import glm_offline
+from glm_offline.options import parse_flag
+
+from . import live_errors, model_watch, recordings
 
 LIVE_BASE_URL = "https://open.bigmodel.cn/api/paas/v4"
 LINES = {  # what connect() prints, in the lesson's language
@@ -69,11 +70,25 @@ def connect(language="en", environ=None, lesson=None):
     live_errors.unwatch()
     server = shared_server()  # one per kernel, however often the setup cell runs
     print(LINES[language]["forced"].format(flag=flag) if api_key else LINES[language]["offline"])
-    if lesson is not None:
-        found = provenance.lesson_provenance(lesson)
-        if found:
-            print(provenance.line(provenance.combined(found), language))
+    line = None if lesson is None else recordings.lesson_line(lesson, language)
+    if line:
+        print(line)
     return server.base_url, server.api_key, server
+
+
+_shared = None
+_shared_lock = threading.Lock()
+
+
+def shared_server():
+    """The recorded server a notebook kernel uses: started on first call, the same one
+    afterwards (re-running a lesson's setup cell must not start a second server), and a new
+    one if it was stopped."""
+    global _shared
+    with _shared_lock:
+        if _shared is None or not _shared.running:
+            _shared = glm_offline.start()
+        return _shared
 
 
 def host_of(base_url):

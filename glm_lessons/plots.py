@@ -1,7 +1,7 @@
 """Pictures for the lessons, drawn from the lessons' own data: recorded event gaps, injected
 clocks and seeded random sources, never the wall clock, so a picture is the same on every run.
 
-    from glm_offline import plots
+    from glm_lessons import plots
 
     plots.stream_timeline("lesson03-stream-en", language="en")
 
@@ -17,7 +17,7 @@ import functools
 import itertools
 import json
 
-from .cassettes import PACKAGE_CASSETTES, Library
+from glm_offline.cassettes import PACKAGE_CASSETTES, Library
 
 FIGSIZE = (10, 3.5)  # inches: wide and short, readable on a projector
 DPI = 90
