@@ -67,13 +67,14 @@ PLATFORMS = (
 
 
 def requirement_lines(text):
-    """The requirement lines of a requirements file, without comments, blanks and `-e .`."""
+    """The requirement lines of a requirements file, without comments, blanks and `-e .`
+    (or `-e .[extra]`)."""
     lines = []
     for raw in text.splitlines():
         line = raw.split(" #")[0].strip()
         if not line or line.startswith("#"):
             continue
-        if re.match(r"^(-e|--editable)\s+\.$", line):
+        if re.match(r"^(-e|--editable)\s+\.(\[[\w,-]+\])?$", line):
             continue
         lines.append(line)
     return lines

@@ -25,13 +25,28 @@ def requirement_lines():
 
 
 def test_the_project_is_the_first_requirement_so_an_old_python_stops_at_once():
-    assert requirement_lines()[0] == "-e ."
-    assert requirement_lines().count("-e .") == 1
+    assert requirement_lines()[0] == "-e .[lessons]"  # the project, with the course's extra
+    assert [line for line in requirement_lines() if line.startswith("-e")] == ["-e .[lessons]"]
+
+
+def project():
+    return tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+
+
+def test_the_server_needs_requests_and_pyjwt_and_the_lessons_extra_the_plots():
+    assert [re.match(r"[\w-]+", d).group() for d in project()["dependencies"]] == [
+        "requests", "PyJWT"]
+    assert [re.match(r"[\w-]+", d).group() for d in project()["optional-dependencies"]
+            ["lessons"]] == ["matplotlib", "noto-cjk-sans-otc"]
+
+
+def test_requirements_repeat_the_lessons_extra_word_for_word_for_the_wheelhouse():
+    for requirement in project()["optional-dependencies"]["lessons"]:
+        assert requirement in requirement_lines(), requirement
 
 
 def test_the_project_requires_python_3_11():
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    assert project["requires-python"] == ">=3.11"
+    assert project()["requires-python"] == ">=3.11"
 
 
 def readme(language):
