@@ -1,20 +1,23 @@
-"""Lesson 08's exercise checks take the solutions and refuse wrong answers.
+"""Lesson 08's exercise checks take the solutions and refuse wrong answers (the wrong answers
+take ask_async and poll as parameters, as the exercises ask, so the checks pass stand-ins).
 
 A module of its own, so that the suite's workers run its waits beside the others' (the lesson's
 teaching cells wait for real: its polling clock sleeps). Helpers: test_lesson_solutions.
 """
 
 
+import re
+
 import pytest
 
-from test_lesson_solutions import CORRECT, hints, run, solution_and_check, taught
+from test_lesson_solutions import CORRECT, checked, exercise, hints, refuses, run, taught
 
 pytestmark = pytest.mark.usefixtures("urllib3_logger_restored")
 
 UNCAPPED = """
 import threading
 
-def ask_all_threads(questions):
+def ask_all_threads(questions, ask_async=ask_async):
     answers = [None] * len(questions)
 
     def ask(index, question):
@@ -31,7 +34,7 @@ def ask_all_threads(questions):
 IN_FINISHING_ORDER = """
 import threading
 
-def ask_all_threads(questions):
+def ask_all_threads(questions, ask_async=ask_async):
     gate, answers = threading.Semaphore(MAX_OPEN), []
 
     def ask(question):
@@ -47,7 +50,8 @@ def ask_all_threads(questions):
 """
 
 SLEEPS_PER_TASK = """
-def collect(task_ids, deadline_s=120, sleep=time.sleep, now=time.monotonic, rng=random.random):
+def collect(task_ids, deadline_s=120, sleep=time.sleep, now=time.monotonic, rng=random.random,
+            poll=poll):
     done, pending, give_up_at = {}, set(task_ids), now() + deadline_s
     delays = backoff_delays(attempts=60, rng=rng)
     while pending:
@@ -67,27 +71,35 @@ def collect(task_ids, deadline_s=120, sleep=time.sleep, now=time.monotonic, rng=
 
 @pytest.mark.parametrize("language", ["en", "zh"])
 def test_lesson_08_checks_take_the_solutions_and_refuse_wrong_answers(language, lenient_server):
-    namespace, exercises = taught(language, "08-async-chat.ipynb", lenient_server)
-    code, check = solution_and_check(exercises, 2)
-    assert hints(check, namespace)
+    name = "08-async-chat.ipynb"
+    namespace, exercises = taught(language, name, lenient_server)
+    code, answer, check = exercise(exercises, 1)
+    assert hints(language, name, answer, check, namespace)
+    run(code, namespace)  # a real task on the recorded server, after two refusals
+    assert checked(language, name, check, namespace).startswith(CORRECT)
+    run("def with_retries(send, *args, sleep=time.sleep, rng=random.random):\n"
+        "    return send(*args)  # never retries", namespace)
+    assert refuses(language, name, check, namespace)
+    assert "1302" in checked(language, name, check, namespace)
+
+    code, answer, check = exercise(exercises, 2)
+    assert hints(language, name, answer, check, namespace)
     run(code, namespace)  # real tasks on the recorded server
-    assert run(check, namespace).startswith(CORRECT)
-    assert namespace["ask_async"].__name__ == "ask_async", "the check put ask_async back"
+    assert checked(language, name, check, namespace).startswith(CORRECT)
     for wrong, refusal in [(IN_FINISHING_ORDER, "order|顺序"), (UNCAPPED, "ask_async")]:
         run(wrong, namespace)
-        with pytest.raises(AssertionError, match=refusal):
-            run(check, namespace)
+        assert refuses(language, name, check, namespace)
+        assert re.search(refusal, checked(language, name, check, namespace))
+    assert namespace["ask_async"].__name__ == "ask_async", "the learner's ask_async is kept"
 
-    code, check = solution_and_check(exercises, 3)
-    assert hints(check, namespace)
+    code, answer, check = exercise(exercises, 3)
+    assert hints(language, name, answer, check, namespace)
     run(code, namespace)
     assert namespace["pending_question"] == namespace["questions"][0]  # the capital of France
-    assert run(check, namespace).startswith(CORRECT)
-    assert namespace["poll"].__name__ == "poll", "the check put poll back"
+    assert checked(language, name, check, namespace).startswith(CORRECT)
+    assert namespace["poll"].__name__ == "poll", "the learner's poll is kept"
     namespace["pending_question"] = namespace["questions"][1]
-    with pytest.raises(AssertionError):
-        run(check, namespace)
+    assert refuses(language, name, check, namespace)
     namespace["pending_question"] = namespace["questions"][0]
     run(SLEEPS_PER_TASK, namespace)
-    with pytest.raises(AssertionError):
-        run(check, namespace)
+    assert refuses(language, name, check, namespace)

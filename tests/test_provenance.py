@@ -8,10 +8,10 @@ import requests
 
 import glm_offline
 import transcribe
+from glm_lessons import connect
 from glm_offline import provenance
 from glm_offline.cassette_schema import check_cassette, read_checked
 from glm_offline.cassettes import PACKAGE_CASSETTES
-from glm_lessons import connect
 from glm_offline.record import start_recorder
 
 CAPTURED = {"made": "captured", "captured_at": "2026-12-01", "model_served": "glm-4.7-flash",

@@ -23,6 +23,7 @@ from zai.core import ZaiError
 import glm_client
 import glm_offline
 from conftest import NOTEBOOKS, run_lesson_cells
+from test_lesson_solutions import checked, exercise
 
 LESSON = "09-sdks.ipynb"
 LANGUAGES = ("en", "zh")
@@ -325,13 +326,6 @@ def exercises(language):
     return cells[start:]
 
 
-def solution_and_check(cells, number):
-    at = next(i for i, c in enumerate(cells)
-              if c.cell_type == "markdown" and f"**{number}.**" in c.source)
-    code = cells[at].source.split("```python\n")[1].split("```")[0]
-    check = next(c.source for c in cells[at + 1:]
-                 if c.cell_type == "code" and "globals()" in c.source)
-    return code, check
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -348,8 +342,7 @@ def test_the_solutions_pass_their_checks(language, paced, monkeypatch, capsys):
                      is_retryable=glm_client.is_retryable)
     cells = exercises(language)
     for number in (1, 2, 3):
-        code, check = solution_and_check(cells, number)
+        code, _, check = exercise(cells, number)
         exec(code, namespace)
         capsys.readouterr()  # what the solution printed
-        exec(check, namespace)
-        assert capsys.readouterr().out.startswith(("Correct", "正确")), number
+        assert checked(language, LESSON, check, namespace).startswith(("Correct", "正确")), number

@@ -1,8 +1,9 @@
 """Lesson 04's code, taken from the notebook itself, fed the streams thinking models send.
 
 The cells tagged "thinking-stream" (show_stream, first_arrivals), "thinking-usage"
-(reasoning_tokens), "lesson-ask" (the session and ask()) and "exercise-check" are executed
-here, in both languages, so the taught code is the tested code. Expected values are written
+(reasoning_tokens) and "lesson-ask" (the session and ask()) are executed here, and the
+checks that the "exercise-check" cells name are called with the cells' arguments, in both
+languages, so the taught code is the tested code. Expected values are written
 out by hand or read from the lesson's transcript spec, never computed by the lesson's code.
 """
 
@@ -18,6 +19,7 @@ import requests
 
 from conftest import NOTEBOOKS, lesson_cells, run_lesson_cells
 from glm_client import IncompleteAnswer, iter_chunks
+from test_lesson_solutions import checked
 
 LESSON = "04-thinking-models.ipynb"
 LANGUAGES = ("en", "zh")
@@ -232,11 +234,9 @@ def solution(language, number):
 
 
 def run_check(language, index, namespace):
+    """What the check of the `index`-th "exercise-check" cell prints (glm_lessons.checks)."""
     check = lesson_cells(language, LESSON, ["exercise-check"])[index]
-    printed = io.StringIO()
-    with contextlib.redirect_stdout(printed):
-        exec(compile(check.source, f"{language}/{LESSON} check {index}", "exec"), namespace)
-    return printed.getvalue()
+    return checked(language, LESSON, check.source, namespace)
 
 
 def ask_namespace(server, language):
@@ -280,12 +280,13 @@ def test_exercise_2_check_rejects_a_split_that_indexes_content(language):
     exec("def split_stream(chunks):\n"
          "    deltas = [c['choices'][0]['delta'] for c in chunks]\n"
          "    return ('', ''.join(d['content'] for d in deltas), 'stop')\n", namespace)
-    with pytest.raises(KeyError):
+    with pytest.raises(KeyError):  # the learner's own error keeps its traceback
         run_check(language, 1, namespace)
 
 
 def test_every_check_cell_says_what_to_do_before_an_answer_exists():
     for language in LANGUAGES:
         for index in range(2):
-            printed = run_check(language, index, {})
+            names = ("answer_of", "ask", "MODEL", "question", "split_stream")
+            printed = run_check(language, index, dict.fromkeys(names))  # answer cells: None
             assert "()" in printed and not printed.startswith(CORRECT[language]), printed

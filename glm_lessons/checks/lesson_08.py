@@ -17,6 +17,8 @@ class Checks(Base):
     MESSAGES = {
         "en": {
             "define_retries": "Define with_retries() above, then run this cell again.",
+            "gave_up": "with_retries() raised {code} after {waits} waits: a 1302 is retried, "
+                       "three times at most",
             "task": "with_retries() returned {got!r}, not the accepted task",
             "two_waits": "{waits}: expected two waits, one before each retry",
             "retries": "Correct: two waits, then the task",
@@ -35,6 +37,7 @@ class Checks(Base):
         },
         "zh": {
             "define_retries": "先在上面定义 with_retries()，再运行这个单元。",
+            "gave_up": "with_retries() 等待 {waits} 次后抛出了 {code}：1302 应该重试，最多三次",
             "task": "with_retries() 返回了 {got!r}，而不是被接受的任务",
             "two_waits": "{waits}：应该等待两次，每次重试之前一次",
             "retries": "正确：等待两次，然后拿到任务",
@@ -64,7 +67,11 @@ class Checks(Base):
             return {"task_status": "PROCESSING"}
 
         waits = []
-        got = answer(flaky, body, sleep=waits.append)
+        try:
+            got = answer(flaky, body, sleep=waits.append)
+        except APIError as error:
+            self.say("gave_up", code=error.code, waits=len(waits))
+            return
         self.expect(got == {"task_status": "PROCESSING"}, "task", got=got)
         self.expect(len(waits) == 2, "two_waits", waits=waits)
         self.say("retries")
