@@ -1,0 +1,84 @@
+"""Imports go one way: glm_lessons -> glm_offline -> the standard library, requests, PyJWT.
+
+glm_offline, the recorded server, is a product of its own (its dependencies in pyproject.toml are
+requests and PyJWT only): it never imports glm_lessons, matplotlib, IPython or nbformat.
+glm_lessons, the course's helpers, may use glm_offline, glm_client and its own extra
+(matplotlib, Pillow, the CJK font) and IPython (the notebooks' kernel). glm_client.py, the file
+learners copy, imports neither package. Every import statement of every module is read with ast,
+those inside functions too (plots.py imports matplotlib on first use).
+"""
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+STDLIB = frozenset(sys.stdlib_module_names)
+# requests and PyJWT, as pyproject.toml declares them; urllib3 comes with requests (record.py
+# names its exceptions)
+SERVER = STDLIB | {"requests", "urllib3", "jwt"}
+RULES = {  # what the modules of each product may import (top-level names)
+    "glm_offline": SERVER | {"glm_offline"},
+    "glm_lessons": SERVER | {"glm_offline", "glm_lessons", "glm_client", "matplotlib", "PIL",
+                             "noto_cjk_sans_otc", "IPython"},
+    "glm_client.py": SERVER,
+}
+
+
+def modules(product, root=ROOT):
+    path = root / product
+    return [path] if path.is_file() else sorted(path.rglob("*.py"))
+
+
+def imports(path, root=ROOT):
+    """(line, top-level module name) of every import in the file; relative imports stay inside
+    their package and are left out, unless they climb out of it."""
+    found = []
+    package_depth = len(path.relative_to(root).parts) - 1
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name.split(".")[0]) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level == 0:
+                found.append((node.lineno, node.module.split(".")[0]))
+            elif node.level > package_depth:
+                found.append((node.lineno, "." * node.level + (node.module or "")))
+    return found
+
+
+def violations(product, root=ROOT):
+    """'file:line imports name' for each import of `product` outside its rule."""
+    allowed = RULES[product]
+    return [f"{path.relative_to(root)}:{line} imports {name}"
+            for path in modules(product, root) for line, name in imports(path, root)
+            if name not in allowed]
+
+
+@pytest.mark.parametrize("product", list(RULES))
+def test_each_product_imports_only_what_its_rule_allows(product):
+    assert modules(product), f"no modules found for {product}"
+    assert violations(product) == []
+
+
+def test_the_server_does_not_import_the_course():
+    forbidden = {"glm_lessons", "glm_client", "matplotlib", "IPython", "nbformat"}
+    assert not forbidden & RULES["glm_offline"]
+    assert not {"glm_offline", "glm_lessons"} & RULES["glm_client.py"]
+
+
+@pytest.mark.parametrize("planted", [
+    "import glm_lessons", "from glm_lessons.plots import Picture", "import matplotlib.pyplot",
+    "def later():\n    from IPython import get_ipython", "import nbformat", "from .. import x"])
+def test_a_planted_import_is_found(planted, tmp_path):
+    """The same reading, on a copy of glm_offline with one import planted in a module."""
+    copy = tmp_path / "glm_offline"
+    copy.mkdir()
+    for path in modules("glm_offline"):
+        if path.parent == ROOT / "glm_offline":
+            (copy / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    assert violations("glm_offline", tmp_path) == []
+    with (copy / "auth.py").open("a", encoding="utf-8") as file:
+        file.write("\n" + planted + "\n")
+    assert len(violations("glm_offline", tmp_path)) == 1, planted
