@@ -44,5 +44,6 @@ def test_lesson_against_a_separately_started_server(served):
     # fix() joins a cell's stream pieces, as they are saved: how the kernel happened to flush
     # a print must not count as a difference
     live, offline = texts(fix(ran).cells), texts(stored.cells)
-    assert live[0] == [f"Mode: live, requests go to 127.0.0.1:{port}\n"]
+    assert live[0] == ["Mode: live (ZHIPUAI_API_KEY set; GLM_OFFLINE=1 goes back offline), "
+                       f"requests go to 127.0.0.1:{port}\n"]
     assert live[1:] == offline[1:]
