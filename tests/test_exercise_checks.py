@@ -55,6 +55,19 @@ def test_each_check_cell_is_one_call_of_a_check_that_takes_its_arguments(languag
 
 
 @pytest.mark.parametrize("language", ["en", "zh"])
+def test_only_the_setup_cell_names_check(language):
+    """A lesson cell that binds `check` (a loop variable, say) would hide the checks."""
+    for name in LESSONS:
+        cells = nbformat.read(NOTEBOOKS / language / name, as_version=4).cells
+        for index, cell in enumerate(cells):
+            if cell.cell_type == "code" and index != 2:
+                bound = [node for node in ast.walk(ast.parse(cell.source))
+                         if isinstance(node, ast.Name) and node.id == "check"
+                         and not isinstance(node.ctx, ast.Load)]
+                assert not bound, (name, index, cell.source)
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
 def test_no_exercise_cell_reaches_into_the_learners_globals(language):
     for name in LESSONS:
         for cell in exercise_cells(language, name):
