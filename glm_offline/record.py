@@ -48,7 +48,7 @@ except ImportError:  # Windows
     fcntl = None
     import msvcrt
 
-from . import matching
+from . import matching, stream_secrets
 from .auth import bearer_credential
 from .cassette_schema import read_checked
 from .cassettes import FORMAT_VERSION, CassetteError, load_file
@@ -337,6 +337,30 @@ def credential_secrets(header):
     return sorted({piece for piece in found if len(piece) >= 8}, key=len, reverse=True)
 
 
+def secret_spans(text, secrets):
+    """Where the secrets, and anything shaped like a real key, are in `text`: [(start, end)]."""
+    spans = [match.span() for match in KEY_SHAPE.finditer(text)]
+    for secret in secrets:
+        start = text.find(secret)
+        while start != -1:
+            spans.append((start, start + len(secret)))
+            start = text.find(secret, start + len(secret))
+    return spans
+
+
+def redact_stream(lines, secrets):
+    """(SSE lines with every secret hidden, in each line and in the text the deltas join
+    into; how many were replaced), or ValueError when one would still be there."""
+    def spans_of(text):
+        return secret_spans(text, secrets)
+
+    lines, joined = stream_secrets.redact(lines, spans_of, REDACTED)
+    lines, count = redact(lines, secrets)
+    if stream_secrets.find(lines, spans_of):
+        raise ValueError("a key or token is still in the text its deltas join into")
+    return lines, joined + count
+
+
 def redact(value, secrets):
     """(value with every secret, and anything shaped like a real key, replaced by
     "<redacted>" in every string and object key; how many were replaced)."""
@@ -485,13 +509,28 @@ class RecordApp:
             return
         try:
             body = json.loads(raw.decode("utf-8")) if raw else None
-            (path, body, response), redacted = redact([path, body, response], secrets)
         except (UnicodeDecodeError, ValueError):
             _say(f"not recorded: the {method} {path} request body is not JSON")
             return
         except RecursionError:
             _say(f"not recorded: {method} {path} nests too deeply to be checked for keys")
             return
+        joined = 0
+        if "sse" in response:
+            try:
+                lines, joined = redact_stream(response["sse"], secrets)
+            except ValueError as exc:
+                _say(f"NOT RECORDED: the {method} {path} stream holds a key or token that could "
+                     f"not be redacted ({exc}); record it again with a prompt that does not "
+                     "make the model repeat a key")
+                return
+            response = {**response, "sse": lines}
+        try:
+            (path, body, response), redacted = redact([path, body, response], secrets)
+        except RecursionError:
+            _say(f"not recorded: {method} {path} nests too deeply to be checked for keys")
+            return
+        redacted += joined
         if redacted:
             _say(f"redacted {redacted} key(s) or token(s) in {method} {path} before recording "
                  "it; replay will only match a request without them")

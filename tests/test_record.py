@@ -446,8 +446,14 @@ def test_keys_in_bodies_and_streams_are_redacted_before_anything_is_stored(upstr
     for secret in (KEY, KEY_SECRET, key_shaped):
         assert secret not in text
     assert text.count("<redacted>") >= 8  # 4 in each request body
-    assert "redacted 4 key(s) or token(s) in POST /api/paas/v4/chat/completions" in \
-        capsys.readouterr().out
+    # 4 in each request body, and the key the generated reply repeats: whole in the JSON reply,
+    # spread over several deltas in the stream (joined, they would rebuild it).
+    assert capsys.readouterr().out.count(
+        "redacted 5 key(s) or token(s) in POST /api/paas/v4/chat/completions") == 2
+    streamed = read_cassette(output)["interactions"][1]["response"]["sse"]
+    joined = "".join(json.loads(line[6:])["choices"][0]["delta"].get("content", "")
+                     for line in streamed if line.startswith("data: {"))
+    assert 'You said: "My key is <redacted>, secret' in joined
 
 
 class CookieUpstream(BaseHTTPRequestHandler):
