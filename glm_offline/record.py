@@ -65,6 +65,10 @@ REDACTED = "<redacted>"
 # The shape of real keys in public examples (glm-api-facts.md 1.1): 32 hex, ".", 16 alphanumerics.
 KEY_SHAPE = re.compile(r"(?<![0-9A-Za-z])[0-9a-f]{32}\.[A-Za-z0-9]{16}(?![0-9A-Za-z])")
 READ_SIZE = 64 * 1024
+# The most one recording holds in memory: a JSON reply, or a whole stream (a stream over it
+# still reaches the client, unrecorded; a JSON reply over it gets a 502).
+MAX_RECORDED_BYTES = 16 * 2**20
+MAX_SSE_LINE_BYTES = 4 * 2**20
 UPSTREAM_READ_ERRORS = (requests.RequestException, urllib3.exceptions.HTTPError, OSError)
 _NEWLINE = re.compile(rb"\r\n|\r|\n")
 # Requests the replay server validates (and so answers itself when invalid) before matching.
@@ -77,31 +81,63 @@ class SSERecorder:
 
     A gap is measured from the previous event's end (the first from the request start) to the
     blank line that ends the event, in milliseconds, as the replayer's event_delays_ms expects.
+    Each byte is looked at once, however the stream is cut. Bounded: a line over
+    MAX_SSE_LINE_BYTES or a stream over MAX_RECORDED_BYTES is not recorded (`refused` says
+    why) and nothing more is kept.
     """
 
     def __init__(self, started):
         self.lines = []
         self.delays_ms = []
-        self._pending = b""
+        self.refused = None
+        self._pending = bytearray()
+        self._after_cr = False  # a CR ended the last chunk: an LF first in the next one is its pair
+        self._size = 0
         self._last = started
         self._in_event = False
 
+    @property
+    def held_bytes(self):
+        """The bytes of the line not yet complete."""
+        return len(self._pending)
+
     def feed(self, data, now):
-        buffer = self._pending + data
-        start = 0
-        for match in _NEWLINE.finditer(buffer):
-            if match.group() == b"\r" and match.end() == len(buffer):
-                break  # maybe the first half of a CRLF split across chunks
-            self._line(buffer[start:match.start()], now)
+        if self.refused or not data:
+            return
+        self._size += len(data)
+        if self._size > MAX_RECORDED_BYTES:
+            return self._refuse(f"the stream is over {_mb(MAX_RECORDED_BYTES)} MB, the most one "
+                                "recording holds")
+        start = 1 if self._after_cr and data[:1] == b"\n" else 0
+        self._after_cr = False
+        for match in _NEWLINE.finditer(data, start):
+            if not self._add(data[start:match.start()]):
+                return
+            self._line(bytes(self._pending), now)
+            self._pending.clear()
             start = match.end()
-        self._pending = buffer[start:]
+            self._after_cr = start == len(data) and match.group() == b"\r"
+        self._add(data[start:])
 
     def close(self, now):
+        if self.refused:
+            return
         if self._pending:
-            self._line(self._pending.rstrip(b"\r"), now)
-            self._pending = b""
+            self._line(bytes(self._pending), now)
+            self._pending.clear()
         if self._in_event:
             self._end_event(now)
+
+    def _add(self, part):
+        if len(self._pending) + len(part) > MAX_SSE_LINE_BYTES:
+            self._refuse(f"the stream has a line over {_mb(MAX_SSE_LINE_BYTES)} MB")
+            return False
+        self._pending += part
+        return True
+
+    def _refuse(self, reason):
+        self.refused = reason
+        self.lines, self.delays_ms, self._pending = [], [], bytearray()
 
     def _line(self, raw, now):
         line = raw.decode("utf-8", errors="replace")  # per complete line, never per chunk
@@ -115,6 +151,10 @@ class SSERecorder:
         self.delays_ms.append(round((now - self._last) * 1000))
         self._last = now
         self._in_event = False
+
+
+def _mb(size):
+    return f"{size / 2**20:.4g}"
 
 
 class WriterLock:
@@ -464,10 +504,7 @@ class RecordApp:
                           f"({type(exc).__name__}: {reason})")
 
     def _relay_whole(self, handler, upstream, content_type, passed, record):
-        try:
-            data = upstream.content  # decoded: gzip/deflate bodies are stored readable
-        except requests.RequestException as exc:
-            raise self._unreachable(exc) from None
+        data = self._read_whole(handler, upstream)
         try:
             parsed = json.loads(data.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
@@ -476,6 +513,29 @@ class RecordApp:
         else:
             record({"status": upstream.status_code, "json": parsed})
         handler.send_bytes(upstream.status_code, content_type, data, passed)
+
+    def _read_whole(self, handler, upstream):
+        """The decoded body (gzip/deflate bodies are stored readable), at most
+        MAX_RECORDED_BYTES of it: a longer one is a 502, read no further."""
+        length = upstream.headers.get("Content-Length", "")
+        parts, size = [], 0
+        too_big = length.isdigit() and int(length) > MAX_RECORDED_BYTES
+        try:
+            for data in () if too_big else _live_chunks(upstream):
+                size += len(data)
+                if size > MAX_RECORDED_BYTES:
+                    too_big = True
+                    break
+                parts.append(data)
+        except UPSTREAM_READ_ERRORS as exc:
+            raise self._unreachable(exc) from None
+        if too_big:
+            reason = (f"the upstream's reply is over {_mb(MAX_RECORDED_BYTES)} MB, the most one "
+                      "recording holds")
+            _say(f"not recorded: {handler.command} {urlsplit(handler.path).path}: {reason}")
+            raise http_error(502, f"recording proxy: {reason}; it was neither passed on nor "
+                             "recorded")
+        return b"".join(parts)
 
     def _relay_stream(self, handler, upstream, content_type, passed, started, record):
         handler.start_chunked(upstream.status_code, content_type, passed)
@@ -498,8 +558,12 @@ class RecordApp:
                 raise
             handler.exchange.events_sent = len(recorder.delays_ms)
         recorder.close(time.monotonic())
-        record({"status": upstream.status_code, "sse": recorder.lines,
-                "event_delays_ms": recorder.delays_ms})
+        if recorder.refused:
+            _say(f"not recorded: {handler.command} {urlsplit(handler.path).path}: "
+                 f"{recorder.refused}")
+        else:
+            record({"status": upstream.status_code, "sse": recorder.lines,
+                    "event_delays_ms": recorder.delays_ms})
         handler.end_chunked()
 
     def _record(self, method, path, raw, response, secrets=()):
