@@ -5,12 +5,15 @@
 
 Every request under /api/paas/v4/ is forwarded to the upstream with the caller's own
 Authorization header, and the reply is streamed back as it arrives (SSE chunk by chunk).
-Each exchange is appended to the cassette (format version 1, see cassettes.py) and the file
-is rewritten atomically, so stopping at any moment loses nothing. No header is ever written
-to disk: not Authorization, and no key or token anywhere in what is stored (the caller's own
-credential, its secret part, and anything shaped like a real key are replaced by
-"<redacted>" in bodies, streams and paths). One recorder writes a file at a time (a lock next
-to it; a second is refused), and no cookie an upstream sets is ever sent again.
+Each exchange is added to the cassette (format version 1, see cassettes.py): appended to a
+journal next to it, fsync'd, and merged into the file, written whole and atomically, when
+the recorder stops (journal.py), so stopping or being killed at any moment loses nothing.
+No header is ever written to disk: not Authorization, and no key or token anywhere in what
+is stored (the caller's own credential, its secret part, and anything shaped like a real key
+are replaced by "<redacted>" in bodies, streams and paths, and in the text a stream's deltas
+join into: stream_secrets.py). Memory is bounded: one recorded body at most
+MAX_RECORDED_BYTES, one SSE line MAX_SSE_LINE_BYTES. One recorder writes a file at a time (a
+lock next to it; a second is refused), and no cookie an upstream sets is ever sent again.
 
 Only what replay needs and cannot produce itself is recorded; every reply still reaches the
 client unchanged, and each skip is printed with its reason:
@@ -48,7 +51,7 @@ except ImportError:  # Windows
     fcntl = None
     import msvcrt
 
-from . import matching, stream_secrets
+from . import journal, matching, stream_secrets
 from .auth import bearer_credential
 from .cassette_schema import read_checked
 from .cassettes import FORMAT_VERSION, CassetteError, load_file
@@ -203,8 +206,10 @@ def _try_lock(fd):
 
 
 class CassetteFile:
-    """The --output cassette: checked before recording starts, rewritten after each exchange,
-    by this recorder alone until close()."""
+    """The --output cassette: checked before recording starts, then written by this recorder
+    alone until close(). An exchange costs the same however many the file holds: the first
+    of a new file writes it whole, later ones are appended to its journal (journal.py), and
+    close() writes the file whole again; every write leaves a file that loads."""
 
     def __init__(self, path, upstream):
         self.path = Path(path)
@@ -222,9 +227,24 @@ class CassetteFile:
         except OSError as exc:
             raise CassetteError(f"{self.path}: cannot lock it for writing "
                                 f"({exc.strerror or exc})") from None
+        self._journal = journal.Appender(self.path)
+        try:
+            self._data = self._read()  # again, now that no one else writes it
+            if self._journal.path.exists():  # left by a recorder that was killed
+                self._write(self._data)
+                self._journal.remove()
+        except BaseException:
+            self._writer.release()
+            raise
+        self.recorded = len(self._data["interactions"])
+        self._appended = 0
 
     def _read(self):
         if not self.path.exists():
+            if journal.path_for(self.path).exists():
+                raise CassetteError(f"{self.path}: there is a journal of it "
+                                    f"({journal.path_for(self.path).name}) but no cassette; "
+                                    "restore the cassette, or move the journal away")
             return {"version": FORMAT_VERSION, "metadata": {}, "interactions": []}
         if not self.path.is_file():
             raise CassetteError(f"{self.path}: not a file")
@@ -232,7 +252,7 @@ class CassetteFile:
         return read_checked(self.path, FORMAT_VERSION)
 
     def add(self, method, path, body, response):
-        """Append one exchange and rewrite the file.
+        """Record one exchange: the whole file if it is new, else a line in its journal.
 
         Returns (name, True) for a new interaction; (name of the earlier one, False) when the
         same request (method, path, parsed body) is already recorded, since replay would
@@ -241,7 +261,7 @@ class CassetteFile:
         with self.lock:
             if self.closed:
                 return None, False
-            data = self._read()
+            data = self._data
             earlier = _same_request(data["interactions"], method, path, body)
             if earlier:
                 return earlier, False
@@ -251,20 +271,37 @@ class CassetteFile:
             while name in names:
                 number += 1
                 name = interaction_name(self.path.stem, number, body)
-            data["interactions"].append({"name": name,
-                                         "request": {"method": method, "path": path, "body": body},
-                                         "response": response})
-            data["metadata"] = self._metadata(data["metadata"], body)
-            self._write(data)
+            item = {"name": name, "request": {"method": method, "path": path, "body": body},
+                    "response": response}
+            metadata = self._metadata(data["metadata"], body)
+            if self.path.exists():
+                self._journal.append(item, metadata)
+                self._appended += 1
+            else:
+                self._write({**data, "metadata": metadata, "interactions": [item]})
+            data["interactions"].append(item)
+            data["metadata"] = metadata
             self.recorded = len(data["interactions"])
         return name, True
 
     def close(self):
-        """Refuse further writes (exchanges still in flight at shutdown are not recorded) and
-        let another recorder have the file. Idempotent."""
+        """Refuse further writes (exchanges still in flight at shutdown are not recorded),
+        write the file whole once more (its journal merged), and let another recorder have
+        the file. Idempotent."""
         with self.lock:
+            if self.closed:
+                return
             self.closed = True
-            self._writer.release()
+            try:
+                if self._appended:
+                    self._write(self._data)
+                    self._journal.remove()
+            except OSError as exc:  # the journal stays, and the loader still merges it
+                _say(f"could not write {self.path} whole ({exc.strerror or exc}); its journal "
+                     f"{self._journal.path.name} keeps the exchanges and loads with it")
+            finally:
+                self._journal.close()
+                self._writer.release()
 
     def _metadata(self, old, body):
         metadata = dict(old)

@@ -23,6 +23,7 @@ import pytest
 import requests
 
 import glm_offline
+from glm_offline.cassette_schema import read_checked
 from glm_offline.cassettes import CassetteError, load_file
 from glm_offline.record import SSERecorder, run_recorder, start_recorder
 
@@ -49,7 +50,15 @@ def post(base_url, body, headers=None, **kwargs):
 
 
 def read_cassette(path):
-    return json.loads(path.read_text(encoding="utf-8"))
+    """The cassette as a loader sees it, while recording too (its journal merged)."""
+    return read_checked(path)
+
+
+def stored_text(path):
+    """Every byte the recorder wrote: the cassette and its journal, if any."""
+    journal = path.with_name(path.name + "-journal")
+    return path.read_text(encoding="utf-8") + (journal.read_text(encoding="utf-8")
+                                               if journal.exists() else "")
 
 
 SLOW_STREAM = ask("Count to two, slowly.", stream=True)
@@ -161,7 +170,7 @@ def test_cassette_never_holds_the_key_a_token_or_the_authorization_header(proxy,
     for number, headers in enumerate((auth(KEY), auth(token), {"Authorization": KEY})):
         body = ask(f"Keep secret number {number}?")  # a different request each time
         assert post(proxy.base_url, body, headers=headers).status_code == 200
-    text = output.read_text(encoding="utf-8")
+    text = stored_text(output)
     assert len(read_cassette(output)["interactions"]) == 3
     for secret in (KEY, KEY_SECRET, token, token.split(".")[2], "Bearer"):
         assert secret not in text
@@ -442,7 +451,7 @@ def test_keys_in_bodies_and_streams_are_redacted_before_anything_is_stored(upstr
         body["user_id"] = KEY
         direct = post(upstream.base_url, body)
         assert post(proxy.base_url, body).content == direct.content  # the client sees it all
-    text = output.read_text(encoding="utf-8")
+    text = stored_text(output)
     for secret in (KEY, KEY_SECRET, key_shaped):
         assert secret not in text
     assert text.count("<redacted>") >= 8  # 4 in each request body
