@@ -277,8 +277,11 @@ class CassetteFile:
             if self.path.exists():
                 self._journal.append(item, metadata)
                 self._appended += 1
-            else:
-                self._write({**data, "metadata": metadata, "interactions": [item]})
+            else:  # a new file (or one removed while recording): written whole
+                self._write({**data, "metadata": metadata,
+                             "interactions": [*data["interactions"], item]})
+                self._journal.remove()
+                self._appended = 0
             data["interactions"].append(item)
             data["metadata"] = metadata
             self.recorded = len(data["interactions"])

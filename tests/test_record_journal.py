@@ -181,3 +181,13 @@ def test_a_recorder_killed_mid_session_loses_no_complete_exchange(output, tmp_pa
         again = requests.post(replay.base_url + "/chat/completions", json=ask("third"),
                               headers={"Authorization": f"Bearer {replay.api_key}"}, timeout=10)
     assert again.status_code == 200
+
+
+def test_a_cassette_removed_while_recording_is_written_whole_again(output):
+    cassette = record(output, ["one", "two"])
+    output.unlink()
+    assert cassette.add("POST", PATH, ask("three"), answer("About three."))[1]
+    assert not journal_of(output).exists()
+    assert names(output) == ["rec-001-one", "rec-002-two", "rec-003-three"]
+    cassette.close()
+    assert names(output) == ["rec-001-one", "rec-002-two", "rec-003-three"]
