@@ -270,6 +270,7 @@ def hostile_sender(host, port, kinds, deadline, tally):
                 tally.error(f"malformed {name}: HTTP {status}, expected {expected}")
         except OSError as exc:
             tally.error(f"malformed {name}: no answer ({type(exc).__name__}: {exc})")
+            time.sleep(ATTENDEE_RETRY_S)  # a pause, not a spin that takes the server's cores
 
 
 def fault_injector(port, deadline, tally, stop):
@@ -491,7 +492,9 @@ def report(args, attacks, tally, peaks, peak_kb, cpu_s, stuck, answers, alive, e
           f"malformed/oversized senders, a fault every {FAULT_EVERY_S:.0f} s")
     print("  attacks: " + (", ".join(name for name in soak_attacks.ATTACKS if name in attacks)
                            or "none"))
-    result = {"attacks": attacks, "good": counts["good"], "errors": errors}
+    attendee_errors = sum(n for what, n in tally.errors.items() if what.startswith("attendee"))
+    result = {"attacks": attacks, "good": counts["good"], "errors": errors,
+              "attendee_errors": attendee_errors}
     print(f"{'good requests answered':44} {counts['good']} "
           f"({counts['good'] / args.seconds:.0f}/s)")
     if times:
@@ -507,7 +510,7 @@ def report(args, attacks, tally, peaks, peak_kb, cpu_s, stuck, answers, alive, e
     print(f"{'attendees answered with an injected fault':44} {faulted} ({kinds}; "
           f"{counts['faults queued with the token']} queued, other clients took the rest; "
           "a 429 may also be the --max-in-flight cap)")
-    print(f"{'errors':44} {errors}")
+    print(f"{'errors':44} {errors} ({attendee_errors} of them attendees')")
     for what, number in tally.errors.most_common(8):
         print(f"  {number:5} x {what}")
     if stuck:
@@ -529,6 +532,7 @@ def report(args, attacks, tally, peaks, peak_kb, cpu_s, stuck, answers, alive, e
     print("result: " + ("PASS" if passed else "FAIL") + f" (no errors, the server still "
           f"answers, peak memory <= {GOAL_PEAK_MB} MB)", flush=True)
     result["passed"] = passed
+    result["refused"] = counts["attendee refused at the cap (503)"]
     return result
 
 
@@ -549,7 +553,8 @@ def compare(results):
             ("good requests answered", lambda r: str(r["good"])),
             ("first byte p50 / p99 (ms)", lambda r: pair(r, "first_byte")),
             ("first event p50 / p99 (ms)", lambda r: pair(r, "first_event")),
-            ("errors", lambda r: str(r["errors"])),
+            ("errors (attendees')", lambda r: f"{r['errors']} ({r['attendee_errors']})"),
+            ("attendees refused 503", lambda r: str(r["refused"])),
             ("server peak memory (MB)", lambda r: number(r["peak_mb"], ".1f")),
             ("server CPU (s)", lambda r: number(r["cpu_s"], ".1f")),
             ("still answers at the end", lambda r: "yes" if r["answers"] else "NO")]
