@@ -128,12 +128,13 @@ def attendee(target, body, deadline, tally, source):
                 if first_event is None and b"data: " in data:
                     first_event = time.perf_counter() - sent
             classify(response.status, data, (first_event, first_byte), tally)
-            continue
+            if response.status == 200:
+                continue
         except (OSError, http.client.HTTPException) as exc:
             tally.error(f"attendee: {type(exc).__name__}: {exc}")
         finally:
             connection.close()
-        time.sleep(ATTENDEE_RETRY_S)  # failed: the learner runs the cell again, not at once
+        time.sleep(ATTENDEE_RETRY_S)  # refused or failed: the learner retries, not at once
 
 
 def classify(status, data, timings, tally):
@@ -533,6 +534,7 @@ def report(args, attacks, tally, peaks, peak_kb, cpu_s, stuck, answers, alive, e
           f"answers, peak memory <= {GOAL_PEAK_MB} MB)", flush=True)
     result["passed"] = passed
     result["refused"] = counts["attendee refused at the cap (503)"]
+    result["limited"] = counts["fault: HTTP 429"]
     return result
 
 
@@ -554,7 +556,7 @@ def compare(results):
             ("first byte p50 / p99 (ms)", lambda r: pair(r, "first_byte")),
             ("first event p50 / p99 (ms)", lambda r: pair(r, "first_event")),
             ("errors (attendees')", lambda r: f"{r['errors']} ({r['attendee_errors']})"),
-            ("attendees refused 503", lambda r: str(r["refused"])),
+            ("attendees refused 503 / 429", lambda r: f"{r['refused']} / {r['limited']}"),
             ("server peak memory (MB)", lambda r: number(r["peak_mb"], ".1f")),
             ("server CPU (s)", lambda r: number(r["cpu_s"], ".1f")),
             ("still answers at the end", lambda r: "yes" if r["answers"] else "NO")]
