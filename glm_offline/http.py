@@ -381,19 +381,33 @@ class Handler:
         size = int(digits)
         if not size:
             return b""
-        self._take_budget(size)
+        self._could_fit(size)
         self._continue()
         self._reader.deadline = time.monotonic() + self.limits.body_seconds
-        body = self.rfile.read(size)
-        if len(body) < size:
-            raise ClientGone("the client closed before sending the whole body")
+        body = self._read_counted(size, "the client closed before sending the whole body")
         self._take_budget(parsed_cost(body))
         return body
 
-    def _take_budget(self, size):
+    def _read_counted(self, size, gone):
+        """`size` bytes of body, each piece taken from the budget as it arrives (as nginx and
+        h11 count): a size declared and never sent holds nothing, until the body deadline."""
+        pieces = []
+        while size:
+            data = self.rfile.read1(min(size, 65536))
+            if not data:
+                raise ClientGone(gone)
+            self._take_budget(len(data))
+            pieces.append(data)
+            size -= len(data)
+        return b"".join(pieces)
+
+    def _could_fit(self, size):
         if size > self.server.budget.limit:  # would never fit: waiting cannot help
             raise FramingError(413, "request body too large or too complex for this server "
                                f"(parsed, it would take about {size // 2**20 + 1} MB)")
+
+    def _take_budget(self, size):
+        self._could_fit(self._body_size + size)
         if not self.server.budget.take(size):
             raise FramingError(503, "the server is reading too many large request bodies at "
                                "once; try again in a moment", [("Retry-After", "1")])
@@ -420,10 +434,7 @@ class Handler:
                 body = b"".join(pieces)
                 self._take_budget(parsed_cost(body))
                 return body
-            self._take_budget(size)
-            data = self.rfile.read(size)
-            if len(data) < size:
-                raise ClientGone("the client closed in the middle of a chunk")
+            data = self._read_counted(size, "the client closed in the middle of a chunk")
             if self._read_line(2, (400, "a chunk is longer than its size says")) != b"":
                 raise FramingError(400, "a chunk is longer than its size says")
             pieces.append(data)

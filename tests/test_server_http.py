@@ -37,6 +37,16 @@ def send(port, data, timeout=5):
         return read_response(sock.makefile("rb"))
 
 
+def eventually(condition, timeout=5):
+    """Whether condition() holds within timeout seconds (looked at every 10 ms)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
 @pytest.fixture(scope="module")
 def served():
     with glm_offline.start(pacing="instant", strict=True) as server:
@@ -227,15 +237,58 @@ def test_bodies_in_flight_are_bounded_together():
     limits = Limits(bodies_in_flight=20_000)
     with glm_offline.start(pacing="instant", limits=limits) as server:
         with socket.create_connection(("127.0.0.1", server.port), timeout=5) as holder:
-            # The server takes the budget before it answers 100 Continue.
-            holder.sendall(head(b"Content-Length: 19500", b"Expect: 100-continue"))
-            assert holder.makefile("rb").readline() == b"HTTP/1.1 100 Continue\r\n"
+            # The bytes of a body count as they arrive: all but the last of 19,500 here.
+            holder.sendall(head(b"Content-Length: 19500") + b" " * 19499)
+            assert eventually(lambda: server._httpd.budget.used == 19499)
             response = send(server.port, head(b"Content-Length: %d" % len(HELLO)) + HELLO)
         assert response.status == 503
         assert "too many large request bodies" in json.loads(response.body)["error"]["message"]
         # The holder's budget is given back when the server sees it gone.
         assert server._httpd.wait_until(lambda open_, idle_: open_ == 0, timeout=5)
         assert send(server.port, head(b"Content-Length: %d" % len(HELLO)) + HELLO).status == 200
+
+
+def test_bodies_declared_but_not_sent_hold_no_budget():
+    """24 connections that each declare a megabyte and send nothing took the whole budget (24
+    MB) for the body deadline: every other POST, the instructor's `fault` included, got 503."""
+    with glm_offline.start(pacing="instant") as server:
+        holders = [socket.create_connection(("127.0.0.1", server.port), timeout=5)
+                   for _ in range(30)]
+        try:
+            for sock in holders:
+                sock.sendall(head(b"Content-Length: 1048576") + b"{")
+            # Every head read, and the one byte of each body that came.
+            assert eventually(lambda: server._httpd.budget.used == 30)
+            for _ in range(5):
+                started = time.monotonic()
+                response = send(server.port, head(b"Content-Length: %d" % len(HELLO)) + HELLO)
+                assert response.status == 200
+                assert time.monotonic() - started < 2
+        finally:
+            for sock in holders:
+                sock.close()
+
+
+def test_a_body_declared_but_not_sent_is_cut_at_the_body_deadline():
+    limits = Limits(body_seconds=0.5)
+    with glm_offline.start(pacing="instant", limits=limits) as server:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+            sock.sendall(head(b"Content-Length: 1048576"))
+            started = time.monotonic()
+            response = read_response(sock.makefile("rb"))
+            assert (response.status, response.headers["connection"]) == (408, "close")
+            assert time.monotonic() - started < 4
+        assert eventually(lambda: server._httpd.budget.used == 0)
+
+
+def test_a_chunk_declared_but_not_sent_holds_no_budget():
+    limits = Limits(bodies_in_flight=200_000)
+    with glm_offline.start(pacing="instant", limits=limits) as server:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as holder:
+            holder.sendall(head(b"Transfer-Encoding: chunked") + b"30d00\r\n{")  # 199,936 B
+            assert eventually(lambda: server._httpd.budget.used > 0)
+            assert send(server.port, head(b"Content-Length: %d" % len(HELLO)) + HELLO) \
+                .status == 200
 
 
 def test_a_body_that_could_never_fit_is_a_413_not_a_503():
