@@ -2,7 +2,10 @@
 reject, with deadlines and limits in bytes, and a cap on connections.
 
 One thread per connection (at most `Limits.connections` of them, plus a few that only answer
-503 when the cap is reached). What to answer is the app's business: the server's app has
+503 when the cap is reached). A connection is idle (waiting for a request: closed first to
+make room at the cap), incomplete (a request arriving: bounded per client address and in
+all, see Limits; a stalled one is closed to make room) or busy (being answered: never
+closed to make room). What to answer is the app's business: the server's app has
 `route(method, path) -> action` and `action(handler, path, body)` uses the Handler's send_*
 methods. Every request gets an HTTP answer: a GLM-shaped 4xx for a client's mistake, a
 GLM-shaped 500 (and one line on stderr) only for a bug here.
@@ -11,11 +14,13 @@ GLM-shaped 500 (and one line on stderr) only for a bug here.
 import _thread
 import errno
 import io
+import ipaddress
 import re
 import socket
 import sys
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 from email.utils import formatdate
 from http import HTTPStatus
@@ -31,6 +36,9 @@ REFUSING_THREADS = 32  # connections past the cap that still get a 503 (others: 
 ACCEPT_POLL_SECONDS = 0.25  # how often the accept loop looks at the stop flag
 LINGER_BYTES = 256 * 1024  # read (and drop) at most this much before closing after an error
 LINGER_SECONDS = 1.0
+# At the connection cap with no idle connection, an incomplete request this old is closed to
+# make room (an honest one takes milliseconds to arrive); a younger one is left alone.
+STALLED_SECONDS = 1.0
 _ACCEPT_RESOURCE_ERRORS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 
 
@@ -52,6 +60,16 @@ class Limits:
     body_seconds: float = 30  # from the end of the headers to the end of the body
     write_seconds: float = 30  # a client that stops reading an answer
     connections: int = None  # None: from the process's file-descriptor limit
+    # Incomplete requests ("half-open": the first byte came, the head or body is still
+    # arriving), from one client address (an IPv6 /64) and from all together (None: half
+    # the connection cap, at least 16). An honest request is in that state for
+    # milliseconds; one that stalls there is the cheapest way to hold a connection, so past
+    # either bound the oldest such request (of that address, or of all) is closed to make
+    # room. The bound per address is generous because a whole room behind one NAT shares
+    # one address; it applies to incomplete requests only, never to requests being
+    # answered or to idle keep-alive connections.
+    incomplete_per_address: int = 64
+    incomplete: int = None
 
 
 def default_connection_cap():
@@ -63,6 +81,20 @@ def default_connection_cap():
     except (ImportError, OSError, ValueError):  # no resource module (Windows)
         soft = 512
     return max(8, min(1000, (soft - 64) // 2))
+
+
+def address_group(host):
+    """Whom a limit per client counts together: an IPv4 address (also written ::ffff:a.b.c.d),
+    or an IPv6 /64 (a machine, or a home network, usually holds a whole /64)."""
+    try:
+        ip = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return host
+    if ip.version == 6:
+        if ip.ipv4_mapped:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
 def log(message):
@@ -171,6 +203,7 @@ class Handler:
         self.limits = server.limits
         self.connection = sock
         self.client_address = address
+        self.attendee = address_group(address[0])  # per-client limits count by this
         self.connection_number = number
         self.refuse = refuse  # past the connection cap: answer 503 and close
         self._reader = _SocketReader(sock)
@@ -237,6 +270,8 @@ class Handler:
             return False
         self._reader.deadline = time.monotonic() + (2.0 if self.refuse else
                                                     self.limits.head_seconds)
+        if not self.refuse:
+            self.server.set_incomplete(self, True)
         try:
             try:
                 if not self._read_head():
@@ -247,6 +282,7 @@ class Handler:
                                        [("Retry-After", "1")])
                 self.exchange = Exchange(self.connection_number, self.command, self.request_path)
                 body = self._read_body()
+                self.server.set_incomplete(self, False)
             except FramingError as error:
                 self._reject(error)
                 return False
@@ -264,6 +300,7 @@ class Handler:
                 return False
             self._dispatch(body)
         finally:
+            self.server.set_incomplete(self, False)
             self.server.budget.give(self._body_size)
         return not self.close_connection
 
@@ -468,8 +505,11 @@ class Handler:
             self._publish()
 
     def _reject(self, error, outcome="rejected"):
-        """Answer a request that could not be read, then close."""
+        """Answer a request that could not be read, then close (quietly if it was closed to
+        make room: its end was not the client's doing, and no answer can reach it)."""
         self.close_connection = True
+        if self.evicted:
+            return
         if self.exchange is None:
             self.exchange = Exchange(self.connection_number, self.command, self.request_path)
         self.exchange.outcome = outcome
@@ -573,14 +613,18 @@ class HTTPServer:
         self.listener.settimeout(ACCEPT_POLL_SECONDS)
         self.port = self.listener.getsockname()[1]
         self.cap = limits.connections or default_connection_cap()
+        self.incomplete_cap = limits.incomplete or max(self.cap // 2, min(self.cap, 16))
         self.budget = ByteBudget(limits.bodies_in_flight)
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)  # any connection's state changed
         self._handlers = set()  # counted against the cap
         self._idle = {}  # handlers waiting for a request, oldest first
+        self._incomplete = {}  # handlers reading a request's head or body -> since when
+        self._incomplete_from = Counter()  # their number per attendee (address_group)
         self._refusing = set()
         self._numbers = iter(range(1, sys.maxsize))
         self.peak_connections = 0
+        self.accepted = 0  # connections accepted so far
         self._last_resource_log = 0.0
 
     def serve_forever(self, stopping):
@@ -617,8 +661,13 @@ class HTTPServer:
     def _admit(self, sock, address):
         with self._lock:
             number = next(self._numbers)
-            if len(self._handlers) >= self.cap and self._idle:
-                self._evict(next(iter(self._idle)))
+            self.accepted = number
+            if len(self._handlers) >= self.cap:
+                oldest = next(iter(self._incomplete), None)
+                if self._idle:
+                    self._evict(next(iter(self._idle)))
+                elif oldest and time.monotonic() - self._incomplete[oldest] > STALLED_SECONDS:
+                    self._evict(oldest)
             if len(self._handlers) < self.cap:
                 handler = Handler(self, sock, address, number)
                 self._handlers.add(handler)
@@ -641,8 +690,10 @@ class HTTPServer:
             self.connection_closed(handler)
 
     def _evict(self, handler):
-        """Close an idle keep-alive connection to make room (its client reconnects)."""
+        """Close an idle keep-alive connection (its client reconnects) or a stalled incomplete
+        request to make room."""
         self._idle.pop(handler, None)
+        self._forget_incomplete(handler)
         self._handlers.discard(handler)
         handler.evicted = True
         try:
@@ -658,17 +709,46 @@ class HTTPServer:
                 self._idle.pop(handler, None)
             self._changed.notify_all()
 
+    def set_incomplete(self, handler, incomplete):
+        """A request started arriving on `handler` (past the bounds on incomplete requests,
+        the oldest of its address, or of all, is closed), or it has arrived (or failed)."""
+        with self._lock:
+            if not incomplete:
+                self._forget_incomplete(handler)
+                return
+            if handler not in self._handlers or handler in self._incomplete:
+                return
+            attendee = handler.attendee
+            if self._incomplete_from[attendee] >= self.limits.incomplete_per_address:
+                self._evict(next(h for h in self._incomplete if h.attendee == attendee))
+            elif len(self._incomplete) >= self.incomplete_cap:
+                self._evict(next(iter(self._incomplete)))
+            self._incomplete[handler] = time.monotonic()
+            self._incomplete_from[attendee] += 1
+
+    def _forget_incomplete(self, handler):
+        if self._incomplete.pop(handler, None) is not None:
+            self._incomplete_from[handler.attendee] -= 1
+            if not self._incomplete_from[handler.attendee]:
+                del self._incomplete_from[handler.attendee]
+
     def connection_closed(self, handler):
         with self._lock:
             self._handlers.discard(handler)
             self._refusing.discard(handler)
             self._idle.pop(handler, None)
+            self._forget_incomplete(handler)
             self._changed.notify_all()
 
     @property
     def connections(self):
         with self._lock:
             return len(self._handlers)
+
+    @property
+    def incomplete_requests(self):
+        with self._lock:
+            return len(self._incomplete)
 
     def wait_until(self, condition, timeout):
         """Wait until condition(open, idle) (connection counts) holds; False on timeout."""

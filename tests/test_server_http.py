@@ -216,13 +216,14 @@ def test_past_the_cap_idle_connections_make_room_then_new_ones_get_a_fast_503():
         assert len(closed) == 1 and closed[0].recv(10) == b""
         # The fourth client has closed its connection: wait until the server has seen it go.
         assert httpd.wait_until(lambda open_, idle_: (open_, idle_) == (2, 2), timeout=5)
-        # Busy connections (reading a body) are not closed: now a new client gets a 503.
+        # Busy connections (being answered) are not closed: now a new client gets a 503.
+        server.inject("slow_first_byte", times=3, seconds=30)  # cut short by stop()
         busy = []
         for _ in range(3):
             sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
-            sock.sendall(head(b"Content-Length: 10", b"Expect: 100-continue"))
-            assert sock.makefile("rb").readline() == b"HTTP/1.1 100 Continue\r\n"
+            sock.sendall(head(b"Content-Length: %d" % len(HELLO)) + HELLO)
             busy.append(sock)
+        assert eventually(lambda: server.faults.pending() == [])
         assert [sock.recv(10) for sock in idle] == [b"", b"", b""]
         # Answered at once, not left to time out (send() gives up after 5 s).
         response = send(server.port, head(b"Content-Length: %d" % len(HELLO)) + HELLO)
@@ -231,6 +232,51 @@ def test_past_the_cap_idle_connections_make_room_then_new_ones_get_a_fast_503():
         assert httpd.peak_connections == 3
         for sock in idle + busy:
             sock.close()
+
+
+def send_from(source, port, data, timeout=5):
+    """send(), from a loopback address of the client's choice (127.0.0.0/8 on Linux)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout,
+                                  source_address=(source, 0)) as sock:
+        sock.sendall(data)
+        return read_response(sock.makefile("rb"))
+
+
+STALLS = {"head": b"P", "body": head(b"Content-Length: 10")}
+HOLDERS = {"one-address": ["127.0.0.1"] * 100,
+           "eight-addresses": [f"127.0.0.{1 + n % 8}" for n in range(100)]}
+
+
+@pytest.mark.parametrize("holders", HOLDERS.values(), ids=HOLDERS.keys())
+@pytest.mark.parametrize("stall", STALLS.values(), ids=STALLS.keys())
+def test_requests_that_never_finish_arriving_do_not_hold_the_cap(stall, holders):
+    """1,040 connections that each sent one byte of a request line were not idle, so never
+    closed to make room: while they were renewed, 22 of 32 good requests failed."""
+    limits = Limits(connections=40, incomplete_per_address=10)
+    with glm_offline.start(pacing="instant", limits=limits) as server:
+        httpd, stalled = server._httpd, []
+        try:
+            for count, source in enumerate(holders, 1):
+                sock = socket.create_connection(("127.0.0.1", server.port), timeout=5,
+                                                source_address=(source, 0))
+                sock.sendall(stall)
+                stalled.append(sock)
+                # The server has accepted it, read its first byte (and closed any it made
+                # room with).
+                assert eventually(lambda count=count: httpd.accepted == count and
+                                  httpd.connections == httpd.incomplete_requests)
+            for source in ["127.0.0.20", "127.0.0.21", "127.0.0.1"]:  # the last: a neighbour
+                started = time.monotonic()
+                response = send_from(source, server.port,
+                                     head(b"Content-Length: %d" % len(HELLO)) + HELLO)
+                assert response.status == 200
+                assert time.monotonic() - started < 2
+            # Half the cap at most, 10 from one address, once the good clients' are closed.
+            bound = 10 if len(set(holders)) == 1 else 20
+            assert eventually(lambda: httpd.connections <= bound)
+        finally:
+            for sock in stalled:
+                sock.close()
 
 
 def test_bodies_in_flight_are_bounded_together():
