@@ -166,8 +166,10 @@ def build_parser():
                        help="error messages in English, as api.z.ai answers (also per request "
                        "with Accept-Language: en)")
     serve.add_argument("--max-in-flight", type=count, metavar="N",
-                       help="requests in progress per API key; past it 429/1302 at once, as the "
-                       "live concurrency limit")
+                       help="requests in progress per attendee (API key and client address; "
+                       "on one machine: per key, as the live per-account limit); past it "
+                       "429/1302 at once, as the live concurrency limit. Attendees behind one "
+                       "NAT address share N")
     serve.add_argument("--max-connections", type=count, metavar="N",
                        help="open connections at most (default: from the file limit); past it "
                        "idle keep-alive connections are closed first, then new ones get 503")

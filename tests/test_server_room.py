@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 
@@ -15,7 +16,7 @@ import requests
 
 import glm_offline
 import serve_process
-from conftest import auth
+from conftest import auth, read_response
 from glm_offline import control
 from glm_offline.control import CONTROL_HEADER, FAULTS_PATH
 from glm_offline.http import Headers
@@ -120,6 +121,38 @@ def test_only_peers_on_the_servers_own_machine_may_control_it(peer, local, allow
     else:
         with pytest.raises(APIError, match="from the server's own machine"):
             control.check(handler, Token())
+
+
+# -- max_in_flight in a room ---------------------------------------------------------------------
+
+def post_from(source, port, timeout=10):
+    """POST HELLO from a loopback address of the caller's choice (127.0.0.0/8 on Linux);
+    returns (status, business code or None)."""
+    data = json.dumps(HELLO).encode()
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout,
+                                  source_address=(source, 0)) as sock:
+        sock.sendall(b"POST /api/paas/v4/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     b"Authorization: Bearer " + glm_offline.OFFLINE_API_KEY.encode()
+                     + b"\r\nContent-Length: %d\r\n\r\n" % len(data) + data)
+        response = read_response(sock.makefile("rb"))
+    error = json.loads(response.body).get("error") if response.status != 200 else None
+    return response.status, error and error["code"]
+
+
+def test_max_in_flight_counts_per_attendee_not_for_the_whole_room():
+    """The whole room shares one key: counted per key, one attendee put everyone at 429."""
+    with glm_offline.start(pacing="instant", max_in_flight=1) as server:
+        server.inject("slow_first_byte", seconds=30)  # cut short by stop()
+        holder = threading.Thread(target=post_from, args=("127.0.0.2", server.port, 40),
+                                  daemon=True)
+        holder.start()
+        deadline = time.monotonic() + 5
+        while server.faults.pending() and time.monotonic() < deadline:
+            time.sleep(0.01)  # until the holder's request has taken the fault: in flight
+        assert server.faults.pending() == []
+        assert post_from("127.0.0.2", server.port) == (429, "1302")  # the same attendee
+        assert post_from("127.0.0.3", server.port) == (200, None)  # another one
+        assert post_from("127.0.0.1", server.port) == (200, None)
 
 
 # -- serve in a room, and the fault command ----------------------------------------------------
