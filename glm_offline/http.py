@@ -111,6 +111,10 @@ class FramingError(Exception):
         self.status, self.message, self.headers = status, message, tuple(headers)
 
 
+class NoAnswer(Exception):
+    """The app's action returned without answering: a bug, answered 500 (as uvicorn does)."""
+
+
 class ClientGone(ConnectionError):
     """The client closed its side before the request was complete."""
 
@@ -218,6 +222,7 @@ class Handler:
         self.exchange = None
         self._published = False
         self._head_sent = False
+        self._chunked = True
         self._body_size = 0
 
     # -- the connection --------------------------------------------------------------------
@@ -483,14 +488,18 @@ class Handler:
             try:
                 route = self.owner.app.route(self.command, self.request_path)
                 route(self, self.request_path, body)
+                if not self._head_sent:  # a bug in the app: the client would wait forever
+                    raise NoAnswer(f"{self.command} {self.exchange.path} gave no answer")
             except APIError as error:
-                self.send_error(error)
+                # An error may say more in headers, e.g. what a 405 allows (RFC 9110 15.5.6).
+                self.send_error(error, getattr(error, "headers", ()))
         except (ConnectionError, TimeoutError):  # the client left, also while sending an error
             self.close_connection = True
             self.exchange.outcome = "client_closed"
         except Exception as exc:  # noqa: BLE001 (a bug here: answer 500, say so in one line)
             self.close_connection = True
-            log(f"internal error answering {self.command} {self.exchange.path}: "
+            log(f"internal error: {exc}" if isinstance(exc, NoAnswer) else
+                f"internal error answering {self.command} {self.exchange.path}: "
                 f"{type(exc).__name__}: {exc}")
             self.exchange.outcome = "server_error"
             if not self._head_sent:
@@ -546,7 +555,8 @@ class Handler:
         except ValueError:
             reason = ""
         lines = [f"HTTP/1.1 {status} {reason}", "Server: glm-offline",
-                 f"Date: {formatdate(usegmt=True)}"]
+                 f"Date: {formatdate(usegmt=True)}",
+                 "X-Content-Type-Options: nosniff"]  # a browser renders no JSON as HTML
         lines += [f"{name}: {value}" for name, value in fields]
         if self.close_connection:
             lines.append("Connection: close")
@@ -565,18 +575,24 @@ class Handler:
         self._send(head if self.command == "HEAD" else head + data)
 
     def start_chunked(self, status, content_type, headers=()):
+        """Start a body of unknown length: chunked, or for an HTTP/1.0 client, which cannot
+        read chunked (RFC 9112 7.1), ended by closing the connection."""
         self.exchange.status = status
-        self._send(self._head(status, [("Content-Type", content_type),
-                                       ("Transfer-Encoding", "chunked"),
+        self._chunked = self.request_version != "HTTP/1.0"
+        if not self._chunked:
+            self.close_connection = True
+        framing = [("Transfer-Encoding", "chunked")] if self._chunked else []
+        self._send(self._head(status, [("Content-Type", content_type), *framing,
                                        ("Cache-Control", "no-cache"), *headers]))
 
     def write_chunk(self, data):
         if data:
-            self._send(b"%x\r\n%s\r\n" % (len(data), data))
+            self._send(b"%x\r\n%s\r\n" % (len(data), data) if self._chunked else data)
 
     def end_chunked(self):
         self._publish()
-        self._send(b"0\r\n\r\n")
+        if self._chunked:
+            self._send(b"0\r\n\r\n")
 
     def abort(self):
         """Cut the connection without ending the body, as a failing network would."""

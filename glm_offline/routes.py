@@ -189,5 +189,7 @@ class ReplayApp:
 def allowed(method, methods, action):
     if method not in methods:
         names = ", ".join(methods[:-1]) + " or " + methods[-1] if len(methods) > 1 else methods[0]
-        raise http_error(405, f"{method} is not allowed here; use {names}")
+        error = http_error(405, f"{method} is not allowed here; use {names}")
+        error.headers = [("Allow", ", ".join(methods))]  # a 405 must say (RFC 9110 15.5.6)
+        raise error
     return action

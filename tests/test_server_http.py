@@ -139,6 +139,45 @@ def test_an_internal_error_is_a_500_and_one_line(capfd):
     assert "Traceback" not in err
 
 
+def test_an_action_that_does_not_answer_gets_a_500(capfd):
+    """The client was left waiting for an answer that never came (uvicorn answers 500)."""
+    with glm_offline.start(pacing="instant") as server:
+        server.app.route = lambda method, path: lambda handler, path, body: None
+        r = requests.get(server.base_url + "/models", timeout=5)
+        assert r.status_code == 500
+        assert "recorded server (NoAnswer)" in r.json()["error"]["message"]
+        assert server.wait_for_exchanges(1)[0].outcome == "server_error"
+    err = capfd.readouterr().err
+    assert err.count("\n") == 1 and "GET /api/paas/v4/models gave no answer" in err
+
+
+def test_a_stream_to_an_http_1_0_client_ends_with_the_connection():
+    """RFC 9112 7.1: chunked is not for HTTP/1.0; the body ends when the connection closes."""
+    stream = json.dumps({**json.loads(HELLO), "stream": True}).encode()
+    with glm_offline.start(pacing="instant") as server:
+        request = head(b"Content-Length: %d" % len(stream), line=REQUEST_LINE[:-3] + b"1.0")
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+            sock.sendall(request + stream)
+            received = b""
+            while data := sock.recv(65536):  # until the server closes
+                received += data
+    answer_head, _, body = received.partition(b"\r\n\r\n")
+    fields = answer_head.lower().split(b"\r\n")
+    assert fields[0].startswith(b"http/1.1 200 ")
+    assert b"connection: close" in fields
+    assert not [f for f in fields if f.startswith((b"transfer-encoding", b"content-length"))]
+    assert body.startswith(b"data: {") and body.endswith(b"data: [DONE]\n\n")
+
+
+def test_every_answer_says_nosniff_and_a_405_says_what_is_allowed(served):
+    r = requests.get(served.base_url + "/chat/completions", timeout=5)
+    assert (r.status_code, r.headers["Allow"]) == (405, "POST")
+    assert r.headers["X-Content-Type-Options"] == "nosniff"
+    for response in [send(served.port, head(b"Content-Length: %d" % len(HELLO)) + HELLO),
+                     send(served.port, b"BREW /pot HTTP/1.1\r\n\r\n")]:
+        assert response.headers["x-content-type-options"] == "nosniff"
+
+
 def test_a_bug_while_reading_a_request_is_a_500_and_one_line(capfd, monkeypatch):
     def broken(handler):
         raise KeyError("a bug")
