@@ -15,6 +15,7 @@ import _thread
 import errno
 import io
 import ipaddress
+import os
 import re
 import socket
 import sys
@@ -33,6 +34,8 @@ _TOKEN = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _VERSION = re.compile(r"HTTP/(\d)\.(\d)")
 _CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
 REFUSING_THREADS = 32  # connections past the cap that still get a 503 (others: closed at once)
+CONNECTIONS_AT_MOST = 1000  # the default cap's ceiling: a thread each
+FILE_HEADROOM = 64  # file descriptors the default cap leaves for anything but connections
 ACCEPT_POLL_SECONDS = 0.25  # how often the accept loop looks at the stop flag
 LINGER_BYTES = 256 * 1024  # read (and drop) at most this much before closing after an error
 LINGER_SECONDS = 1.0
@@ -72,15 +75,41 @@ class Limits:
     incomplete: int = None
 
 
-def default_connection_cap():
-    """Half the file descriptors left after a margin, between 8 and 1000."""
+def file_limit():
+    """The process's open-file (descriptor) limit, None where there is none to read."""
     try:
         import resource
         soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-        soft = 4096 if soft == resource.RLIM_INFINITY else soft
     except (ImportError, OSError, ValueError):  # no resource module (Windows)
-        soft = 512
-    return max(8, min(1000, (soft - 64) // 2))
+        return None
+    return None if soft == resource.RLIM_INFINITY else soft
+
+
+def open_descriptors():
+    """How many file descriptors the process has open now (0 where that cannot be read)."""
+    for folder in ("/proc/self/fd", "/dev/fd"):  # Linux; macOS and the BSDs
+        try:
+            return len(os.listdir(folder))
+        except OSError:
+            pass
+    return 0
+
+
+def default_connection_cap(limit=None, in_use=None):
+    """One descriptor per connection: what the open-file limit leaves after the descriptors
+    open now, the connections answered 503 past the cap and FILE_HEADROOM (files, the
+    control token, a notebook kernel's own), between 8 and CONNECTIONS_AT_MOST."""
+    limit = limit or file_limit() or 512  # no limit to read (Windows): a modest guess
+    in_use = open_descriptors() if in_use is None else in_use
+    return max(8, min(CONNECTIONS_AT_MOST, limit - in_use - REFUSING_THREADS - FILE_HEADROOM))
+
+
+def address_reuse_option(os_name=os.name):
+    """The option that lets a restarted server listen on its port at once. SO_REUSEADDR
+    means that on Linux and macOS (bind despite old connections in TIME_WAIT), but on
+    Windows it lets a second server bind the same port; there SO_EXCLUSIVEADDRUSE keeps
+    the port to this one (and Windows needs nothing to rebind after a restart)."""
+    return "SO_EXCLUSIVEADDRUSE" if os_name == "nt" else "SO_REUSEADDR"
 
 
 def address_group(host):
@@ -618,7 +647,9 @@ class HTTPServer:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.listener = socket.socket(family, socket.SOCK_STREAM)
         try:
-            self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            reuse = getattr(socket, address_reuse_option(), None)
+            if reuse is not None:
+                self.listener.setsockopt(socket.SOL_SOCKET, reuse, 1)
             if family == socket.AF_INET6 and host == "::":  # also IPv4, as ::ffff:a.b.c.d
                 self.listener.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
             self.listener.bind((host, port))

@@ -142,6 +142,11 @@ class Server:
         """Connections open now (0 when stopped)."""
         return self._httpd.connections if self._httpd else 0
 
+    @property
+    def connection_cap(self):
+        """Connections open at most (max_connections, or from the open-file limit)."""
+        return self._httpd.cap if self._httpd else None
+
     # -- what tests and lessons use ----------------------------------------------------
     def inject(self, kind, times=1, **params):
         """Make the next `times` chat requests fail as `kind` (see glm_offline.faults.KINDS);

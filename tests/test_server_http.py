@@ -424,6 +424,25 @@ def test_what_a_body_costs_parsed_is_within_the_estimate_the_budget_takes(name):
     assert peak <= parsed_cost(raw), f"{peak / 1e6:.1f} MB"
 
 
+def test_the_port_is_kept_to_one_server_on_every_system():
+    """SO_REUSEADDR on Windows lets a second server bind the same port."""
+    from glm_offline.http import address_reuse_option
+    assert address_reuse_option("posix") == "SO_REUSEADDR"
+    assert address_reuse_option("nt") == "SO_EXCLUSIVEADDRUSE"
+    with glm_offline.start(pacing="instant") as server:
+        listener = server._httpd.listener
+        assert listener.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR) == 1
+        with pytest.raises(OSError, match="cannot listen on 127.0.0.1"):
+            glm_offline.start(port=server.port)
+
+
+def test_the_default_cap_follows_the_file_descriptors_left():
+    from glm_offline.http import default_connection_cap
+    assert default_connection_cap(limit=256, in_use=10) == 150  # 32 for 503s, 64 for files
+    assert default_connection_cap(limit=4096, in_use=10) == 1000
+    assert default_connection_cap(limit=64, in_use=10) == 8
+
+
 def test_out_of_file_descriptors_waits_instead_of_spinning():
     server = glm_offline.Server(pacing="instant").start()
     httpd = server._httpd

@@ -3,6 +3,7 @@
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -25,6 +26,9 @@ from glm_offline.wire import APIError
 
 HELLO = {"model": "glm-4-flash-250414",
          "messages": [{"role": "user", "content": "Say hello in one short sentence."}]}
+
+STREAMED = {"model": "glm-4-flash-250414", "stream": True,  # recorded: "hello-zh-stream"
+            "messages": [{"role": "user", "content": "用一句话打个招呼。"}]}
 
 
 @pytest.fixture(scope="module")
@@ -153,6 +157,74 @@ def test_max_in_flight_counts_per_attendee_not_for_the_whole_room():
         assert post_from("127.0.0.2", server.port) == (429, "1302")  # the same attendee
         assert post_from("127.0.0.3", server.port) == (200, None)  # another one
         assert post_from("127.0.0.1", server.port) == (200, None)
+
+
+# -- the open-file limit ---------------------------------------------------------------------------
+
+def serve_with_file_limit(soft, hard):
+    """`serve` started under an open-file limit (as a macOS shell's 256); (process, port,
+    what it printed up to its base URL)."""
+    import resource
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("GLM_OFFLINE_")}
+    process = subprocess.Popen([sys.executable, "-u", "-m", "glm_offline", "serve", "--port", "0"],
+                               stdout=subprocess.PIPE, text=True, env=environment,
+                               preexec_fn=limit)
+    printed = []
+    for line in process.stdout:  # serve prints its address within a second or two
+        printed.append(line)
+        if "ZHIPUAI_BASE_URL=" in line:
+            return process, port_of(line.split("=", 1)[1].strip()), "".join(printed)
+    serve_process.stop(process)
+    raise AssertionError("serve printed no base URL: " + "".join(printed))
+
+
+def a_room_at_once(port, attendees=100):
+    """Every attendee connected before any sends, then streaming (paced as recorded, a second
+    or two): each connection is open and busy at the same time. The statuses they got (a
+    connection closed to make room has none)."""
+    data = json.dumps(STREAMED, ensure_ascii=False).encode()
+    request = (b"POST /api/paas/v4/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+               b"Authorization: Bearer " + glm_offline.OFFLINE_API_KEY.encode()
+               + b"\r\nContent-Length: %d\r\n\r\n" % len(data) + data)
+    room = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(attendees)]
+    statuses = []
+    try:
+        for sock in room:
+            sock.sendall(request)
+        for sock in room:
+            try:
+                response = read_response(sock.makefile("rb"))
+                statuses.append(response.status if response.ended else None)
+            except (OSError, ValueError):
+                statuses.append(None)
+    finally:
+        for sock in room:
+            sock.close()
+    return statuses
+
+
+def test_serve_under_a_low_file_limit_serves_a_room_and_says_what_to_run():
+    """At a 256 file-descriptor limit 4 of 100 attendees got 503."""
+    process, port, printed = serve_with_file_limit(256, 256)  # cannot be raised
+    try:
+        said = re.search(r"at most (\d+) connections at once: the open-file limit is 256;.* "
+                         r"run `ulimit -n 4096`", printed)
+        assert said and int(said.group(1)) >= 128  # a room of 100, and some to spare
+        assert a_room_at_once(port) == [200] * 100
+    finally:
+        serve_process.stop(process)
+
+
+def test_serve_raises_a_low_soft_file_limit_itself():
+    process, port, printed = serve_with_file_limit(256, 4096)
+    try:
+        assert "ulimit" not in printed
+        assert a_room_at_once(port) == [200] * 100
+    finally:
+        serve_process.stop(process)
 
 
 # -- serve in a room, and the fault command ----------------------------------------------------
