@@ -585,7 +585,7 @@ class Handler:
             reason = ""
         lines = [f"HTTP/1.1 {status} {reason}", "Server: glm-offline",
                  f"Date: {formatdate(usegmt=True)}",
-                 "X-Content-Type-Options: nosniff"]  # a browser renders no JSON as HTML
+                 "X-Content-Type-Options: nosniff"]  # browsers never guess HTML from a body
         lines += [f"{name}: {value}" for name, value in fields]
         if self.close_connection:
             lines.append("Connection: close")
