@@ -54,9 +54,9 @@ class Limits:
     header_count: int = 100
     body: int = 1024 * 1024
     # What all request bodies being read or handled may take at once (a stream holds its
-    # own until it ends): the bytes, then an estimate of them parsed (parsed_cost). This is
-    # what keeps the server's memory bounded whatever a client sends; lesson bodies are
-    # under 3 kB.
+    # own until it ends): the bytes as they arrive, then an estimate of them parsed
+    # (parsed_cost); one client address at most half of it. This is what keeps the
+    # server's memory bounded whatever a client sends; lesson bodies are under 3 kB.
     bodies_in_flight: int = 24 * 1024 * 1024
     idle_seconds: float = 30  # waiting for a request (the first, or the next on keep-alive)
     head_seconds: float = 10  # from a request's first byte to the end of its headers
@@ -203,22 +203,29 @@ def parsed_cost(body):
 
 class ByteBudget:
     """What all connections together may hold in request bodies at once: their bytes, and
-    once read, the estimate of them parsed (parsed_cost)."""
+    once read, the estimate of them parsed (parsed_cost); and what the connections of one
+    client (address_group) may hold of it, `share`: half, so that one attendee who sends
+    big bodies slowly cannot hold it all."""
 
     def __init__(self, limit):
-        self.limit, self.used = limit, 0
+        self.limit, self.share, self.used = limit, limit // 2, 0
+        self._used_by = Counter()
         self._lock = threading.Lock()
 
-    def take(self, size):
+    def take(self, size, client):
         with self._lock:
-            if self.used + size > self.limit:
+            if self.used + size > self.limit or self._used_by[client] + size > self.share:
                 return False
             self.used += size
+            self._used_by[client] += size
             return True
 
-    def give(self, size):
+    def give(self, size, client):
         with self._lock:
             self.used -= size
+            self._used_by[client] -= size
+            if not self._used_by[client]:
+                del self._used_by[client]
 
 
 def _list_values(headers, name):
@@ -335,7 +342,7 @@ class Handler:
             self._dispatch(body)
         finally:
             self.server.set_incomplete(self, False)
-            self.server.budget.give(self._body_size)
+            self.server.budget.give(self._body_size, self.attendee)
         return not self.close_connection
 
     # -- reading a request ---------------------------------------------------------------
@@ -473,13 +480,13 @@ class Handler:
         return b"".join(pieces)
 
     def _could_fit(self, size):
-        if size > self.server.budget.limit:  # would never fit: waiting cannot help
+        if size > self.server.budget.share:  # would never fit: waiting cannot help
             raise FramingError(413, "request body too large or too complex for this server "
                                f"(parsed, it would take about {size // 2**20 + 1} MB)")
 
     def _take_budget(self, size):
         self._could_fit(self._body_size + size)
-        if not self.server.budget.take(size):
+        if not self.server.budget.take(size, self.attendee):
             raise FramingError(503, "the server is reading too many large request bodies at "
                                "once; try again in a moment", [("Retry-After", "1")])
         self._body_size += size

@@ -321,10 +321,13 @@ def test_requests_that_never_finish_arriving_do_not_hold_the_cap(stall, holders)
 def test_bodies_in_flight_are_bounded_together():
     limits = Limits(bodies_in_flight=20_000)
     with glm_offline.start(pacing="instant", limits=limits) as server:
-        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as holder:
-            # The bytes of a body count as they arrive: all but the last of 19,500 here.
-            holder.sendall(head(b"Content-Length: 19500") + b" " * 19499)
-            assert eventually(lambda: server._httpd.budget.used == 19499)
+        holders = [socket.create_connection(("127.0.0.1", server.port), timeout=5,
+                                            source_address=(f"127.0.0.{n}", 0)) for n in (2, 3)]
+        with holders[0], holders[1]:
+            # The bytes of a body count as they arrive: all but the last of 9,900 here.
+            for holder in holders:
+                holder.sendall(head(b"Content-Length: 9900") + b" " * 9899)
+            assert eventually(lambda: server._httpd.budget.used == 2 * 9899)
             response = send(server.port, head(b"Content-Length: %d" % len(HELLO)) + HELLO)
         assert response.status == 503
         assert "too many large request bodies" in json.loads(response.body)["error"]["message"]
@@ -352,6 +355,22 @@ def test_bodies_declared_but_not_sent_hold_no_budget():
         finally:
             for sock in holders:
                 sock.close()
+
+
+def test_one_address_may_hold_half_the_bodies_in_flight():
+    """Bodies sent all but their last byte hold their bytes: one attendee's may not hold all."""
+    with glm_offline.start(pacing="instant", limits=Limits(bodies_in_flight=40_000)) as server:
+        holders = [socket.create_connection(("127.0.0.1", server.port), timeout=5,
+                                            source_address=("127.0.0.2", 0)) for _ in range(2)]
+        with holders[0], holders[1]:
+            holders[0].sendall(head(b"Content-Length: 19500") + b" " * 19499)
+            assert eventually(lambda: server._httpd.budget.used == 19499)
+            holders[1].sendall(head(b"Content-Length: 19500") + b" " * 19499)
+            refused = read_response(holders[1].makefile("rb"))
+            assert (refused.status, refused.headers["retry-after"]) == (503, "1")
+            response = send_from("127.0.0.3", server.port,
+                                 head(b"Content-Length: %d" % len(HELLO)) + HELLO)
+            assert response.status == 200
 
 
 def test_a_body_declared_but_not_sent_is_cut_at_the_body_deadline():
