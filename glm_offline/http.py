@@ -524,7 +524,7 @@ class Handler:
             try:
                 route = self.owner.app.route(self.command, self.request_path)
                 route(self, self.request_path, body)
-                if not self._head_sent:  # a bug in the app: the client would wait forever
+                if not (self._head_sent or self.evicted):  # neither answered nor cut: a bug
                     raise NoAnswer(f"{self.command} {self.exchange.path} gave no answer")
             except APIError as error:
                 # An error may say more in headers, e.g. what a 405 allows (RFC 9110 15.5.6).
