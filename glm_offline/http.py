@@ -64,7 +64,7 @@ class Limits:
     write_seconds: float = 30  # a client that stops reading an answer
     connections: int = None  # None: from the process's file-descriptor limit
     # Incomplete requests ("half-open": the first byte came, the head or body is still
-    # arriving), from one client address (an IPv6 /64) and from all together (None: half
+    # arriving), from one client address and from all together (None: half
     # the connection cap, at least 16). An honest request is in that state for
     # milliseconds; one that stalls there is the cheapest way to hold a connection, so past
     # either bound the oldest such request (of that address, or of all) is closed to make
@@ -113,17 +113,14 @@ def address_reuse_option(os_name=os.name):
 
 
 def address_group(host):
-    """Whom a limit per client counts together: an IPv4 address (also written ::ffff:a.b.c.d),
-    or an IPv6 /64 (a machine, or a home network, usually holds a whole /64)."""
+    """Whom a limit per client counts together: one address, an IPv4 one also when written
+    ::ffff:a.b.c.d. (Not an IPv6 /64, as servers on the internet count: in a room every
+    attendee's machine is in the same /64, that of the room's network.)"""
     try:
         ip = ipaddress.ip_address(host.split("%", 1)[0])
     except ValueError:
         return host
-    if ip.version == 6:
-        if ip.ipv4_mapped:
-            return str(ip.ipv4_mapped)
-        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
-    return str(ip)
+    return str(ip.ipv4_mapped or ip) if ip.version == 6 else str(ip)
 
 
 def log(message):

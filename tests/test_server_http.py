@@ -318,6 +318,17 @@ def test_requests_that_never_finish_arriving_do_not_hold_the_cap(stall, holders)
                 sock.close()
 
 
+@pytest.mark.parametrize("address, counted_as", [
+    ("192.0.2.7", "192.0.2.7"),
+    ("::ffff:192.0.2.7", "192.0.2.7"),  # `serve --host ::`, an IPv4 client
+    ("2001:db8::7", "2001:db8::7"),  # not its /64: a room's machines share the room's
+    ("fe80::7%eth0", "fe80::7"),
+])
+def test_per_client_limits_count_by_address(address, counted_as):
+    from glm_offline.http import address_group
+    assert address_group(address) == counted_as
+
+
 def test_bodies_in_flight_are_bounded_together():
     limits = Limits(bodies_in_flight=20_000)
     with glm_offline.start(pacing="instant", limits=limits) as server:
