@@ -9,7 +9,7 @@ from . import control
 from .auth import OFFLINE_API_KEY
 from .cassettes import CassetteError
 from .faults import KINDS, OPTIONS, kinds_help, make_fault
-from .http import CONNECTIONS_AT_MOST, file_limit
+from .http import CONNECTIONS_AT_MOST, Limits, file_limit
 from .options import MAX_COUNT, STREAM_OPTIONS
 from .server import reachable_addresses, start, wait_for_interrupt
 from .wire_page import page_url
@@ -194,7 +194,11 @@ def build_parser():
                        "NAT address share N")
     serve.add_argument("--max-connections", type=count, metavar="N",
                        help="open connections at most (default: from the file limit); past it "
-                       "idle keep-alive connections are closed first, then new ones get 503")
+                       "idle keep-alive connections are closed first, then requests stalled "
+                       "while arriving, then new ones get 503. Requests still arriving are "
+                       f"held to {Limits.incomplete_per_address} per client address (a room "
+                       "behind one NAT shares them; "
+                       "each arrives in milliseconds)")
     serve.add_argument("--verbose", action="store_true", help="log every request")
     serve.set_defaults(func=cmd_serve)
 
