@@ -15,9 +15,8 @@ import math
 import re
 from datetime import date
 
-from .drift import VERDICTS
-
 from . import journal
+from .drift import VERDICTS
 
 MAX_NAME_CHARS = 200
 MAX_PATH_CHARS = 2000
