@@ -106,8 +106,8 @@ class ReplayApp:
         # The live limit is on requests in flight per account, i.e. per key
         # (docs/sources.md#rate-limits-and-retries); that it answers 429/1302 at once rather
         # than queueing is what the docs describe. A room shares one offline key, so here it
-        # is per key and client address: on one machine (the case it models) the same as per key, and in a room one
-        # attendee at the limit does not put everyone at 429.
+        # is per key and client address: on one machine (the case it models) the same as per
+        # key, and in a room one attendee at the limit does not put everyone at 429.
         attendee = (key_id, handler.attendee)
         if not self.in_flight.enter(attendee):
             return handler.send_error(api_error("1302"))
