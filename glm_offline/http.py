@@ -55,9 +55,10 @@ class Limits:
     body: int = 1024 * 1024
     # What all request bodies being read or handled may take at once (a stream holds its
     # own until it ends): the bytes as they arrive, then an estimate of them parsed
-    # (parsed_cost); one client address at most half of it. This is what keeps the
+    # (parsed_cost); one client address at most half of it (so one 1 MiB body of 60,000
+    # fields, ~12.6 MB parsed, still fits). This is what keeps the
     # server's memory bounded whatever a client sends; lesson bodies are under 3 kB.
-    bodies_in_flight: int = 24 * 1024 * 1024
+    bodies_in_flight: int = 32 * 1024 * 1024
     idle_seconds: float = 30  # waiting for a request (the first, or the next on keep-alive)
     head_seconds: float = 10  # from a request's first byte to the end of its headers
     body_seconds: float = 30  # from the end of the headers to the end of the body
