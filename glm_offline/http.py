@@ -42,6 +42,9 @@ LINGER_SECONDS = 1.0
 # At the connection cap with no idle connection, an incomplete request this old is closed to
 # make room (an honest one takes milliseconds to arrive); a younger one is left alone.
 STALLED_SECONDS = 1.0
+# ... or at any age when its address holds more incomplete requests than this: an address
+# opening them faster than they can stall (a loop of one-byte heads) pays for its own.
+CROWDED_INCOMPLETE = 8
 _ACCEPT_RESOURCE_ERRORS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 
 
@@ -68,10 +71,10 @@ class Limits:
     # arriving), from one client address and from all together (None: half
     # the connection cap, at least 16). An honest request is in that state for
     # milliseconds; one that stalls there is the cheapest way to hold a connection, so past
-    # either bound the oldest such request (of that address, or of all) is closed to make
-    # room. The bound per address is generous because a whole room behind one NAT shares
-    # one address; it applies to incomplete requests only, never to requests being
-    # answered or to idle keep-alive connections.
+    # either bound the oldest such request (of that address, or of the address holding the
+    # most) is closed to make room. The bound per address is generous because a whole room
+    # behind one NAT shares one address; it applies to incomplete requests only, never to
+    # requests being answered or to idle keep-alive connections.
     incomplete_per_address: int = 64
     incomplete: int = None
 
@@ -248,6 +251,7 @@ class Handler:
         self.rfile = io.BufferedReader(self._reader, 65536)
         self.close_connection = False
         self.evicted = False
+        self.answered = 0  # requests answered on this connection
         self._reset()
 
     def _reset(self):
@@ -338,6 +342,7 @@ class Handler:
                              outcome="server_error")
                 return False
             self._dispatch(body)
+            self.answered += 1
         finally:
             self.server.set_incomplete(self, False)
             self.server.budget.give(self._body_size, self.attendee)
@@ -715,10 +720,11 @@ class HTTPServer:
             number = next(self._numbers)
             self.accepted = number
             if len(self._handlers) >= self.cap:
-                oldest = next(iter(self._incomplete), None)
-                if self._idle:
-                    self._evict(next(iter(self._idle)))
-                elif oldest and time.monotonic() - self._incomplete[oldest] > STALLED_SECONDS:
+                oldest, idle = self._oldest_incomplete(), self._evictable_idle()
+                if idle:
+                    self._evict(idle)
+                elif oldest and (time.monotonic() - self._incomplete[oldest] > STALLED_SECONDS
+                                 or self._incomplete_from[oldest.attendee] > CROWDED_INCOMPLETE):
                     self._evict(oldest)
             if len(self._handlers) < self.cap:
                 handler = Handler(self, sock, address, number)
@@ -756,14 +762,15 @@ class HTTPServer:
     def set_idle(self, handler, idle):
         with self._lock:
             if idle and handler in self._handlers:
-                self._idle[handler] = None
+                self._idle[handler] = time.monotonic()
             else:
                 self._idle.pop(handler, None)
             self._changed.notify_all()
 
     def set_incomplete(self, handler, incomplete):
         """A request started arriving on `handler` (past the bounds on incomplete requests,
-        the oldest of its address, or of all, is closed), or it has arrived (or failed)."""
+        the oldest of its address, or of the address holding the most, is closed), or it has
+        arrived (or failed)."""
         with self._lock:
             if not incomplete:
                 self._forget_incomplete(handler)
@@ -774,9 +781,27 @@ class HTTPServer:
             if self._incomplete_from[attendee] >= self.limits.incomplete_per_address:
                 self._evict(next(h for h in self._incomplete if h.attendee == attendee))
             elif len(self._incomplete) >= self.incomplete_cap:
-                self._evict(next(iter(self._incomplete)))
+                self._evict(self._oldest_incomplete())
             self._incomplete[handler] = time.monotonic()
             self._incomplete_from[attendee] += 1
+
+    def _evictable_idle(self):
+        """The oldest idle connection that may be closed to make room (None if there is none):
+        one that has been answered and waits for its next request, or one that has waited
+        for its first byte longer than STALLED_SECONDS. A connection accepted a moment ago
+        is left alone: its client's request is usually on its way."""
+        now = time.monotonic()
+        return next((handler for handler, since in self._idle.items()
+                     if handler.answered or now - since > STALLED_SECONDS), None)
+
+    def _oldest_incomplete(self):
+        """The oldest incomplete request of the address that holds the most of them (None if
+        there is none): one address holding many pays for them, not a lone honest client
+        whose request is a few milliseconds from complete."""
+        if not self._incomplete:
+            return None
+        heaviest = max(self._incomplete_from, key=self._incomplete_from.get)
+        return next(h for h in self._incomplete if h.attendee == heaviest)
 
     def _forget_incomplete(self, handler):
         if self._incomplete.pop(handler, None) is not None:

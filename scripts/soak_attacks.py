@@ -6,7 +6,8 @@ did. Loopback only; every socket has a timeout; each attack is bounded in count.
   byte-lines       ~1,000 connections from 127.0.0.1, each sending one byte of a request line
   big-request-ids  async submissions whose request_id is 1,000,000 characters
   deaf-viewers     wire-page viewers that never read
-  greedy-attendee  one attendee (127.0.0.1) keeping --max-in-flight streams open
+  greedy-attendee  one attendee (127.0.0.1) keeping twice --max-in-flight streams open (the
+                   excess is its own 429s; nobody else may notice)
   odd-claims       JWTs whose claims hold a lone surrogate, NaN, or a long run of combining
                    marks, with the instructor's wire page open (it must stay readable)
 
@@ -30,7 +31,7 @@ ATTACKS = {
     "byte-lines": "connections from one address, each sending one byte of a request line",
     "big-request-ids": "async submissions with a 1,000,000-character request_id",
     "deaf-viewers": "wire-page viewers that never read",
-    "greedy-attendee": "one attendee keeping --max-in-flight streams open",
+    "greedy-attendee": "one attendee keeping twice --max-in-flight streams open",
     "odd-claims": "JWT claims with a lone surrogate, NaN, combining marks; wire page open",
 }
 SOCKET_TIMEOUT_S = 20
@@ -308,7 +309,7 @@ def start(room, chosen, options):
         "big-request-ids": [(big_request_ids, (room, options.big_request_ids // 2, n))
                             for n in range(2)],
         "deaf-viewers": [(deaf_viewers, (room, options.deaf_viewers))],
-        "greedy-attendee": [(greedy_stream, (room, data))] * options.max_in_flight,
+        "greedy-attendee": [(greedy_stream, (room, data))] * (2 * options.max_in_flight),
         "odd-claims": [(odd_claims, (room, data))],
     }
     for name in ATTACKS:

@@ -60,7 +60,9 @@ SLOW_BYTE_EVERY_S = 3
 FAULT_EVERY_S = 1.0
 SAMPLE_EVERY_S = 0.25
 FAULT_STATUSES = (429, 500)  # a status fault taken by whichever chat request comes next
-GOAL_PEAK_MB = 100
+GOAL_PEAK_MB = 150
+# Good clients: the attendees, the instructor's fault control and wire page.
+GOOD_CLIENTS = ("attendee", "fault control", "wire page")
 # Faults whose answer an attendee can tell apart from a broken server (a cut or stalled
 # stream could not be), with what the attendee then sees.
 FAULTS = [{"kind": "rate_limit"}, {"kind": "server_error"}, {"kind": "overloaded"},
@@ -338,8 +340,8 @@ def parse_args(argv):
     parser.add_argument("--max-connections", type=int, default=200,
                         help="the server's cap (default 200)")
     parser.add_argument("--max-in-flight", type=int,
-                        help="the server's --max-in-flight (default: attendees plus 50); the "
-                        "greedy attendee keeps this many streams open")
+                        help="the server's --max-in-flight, per attendee as a room sets it "
+                        "(default 4); the greedy attendee keeps twice this many streams open")
     parser.add_argument("--idle-holders", type=int, help="default: the cap plus 50")
     parser.add_argument("--slow-senders", type=int, help="default 10")
     parser.add_argument("--hostile-senders", type=int, help="default 4")
@@ -362,7 +364,7 @@ def parse_args(argv):
     if args.idle_holders is None:
         args.idle_holders = args.max_connections + 50
     if args.max_in_flight is None:
-        args.max_in_flight = args.attendees + 50
+        args.max_in_flight = 4  # each attendee streams one at a time; a live account's cap
     if min(args.seconds, args.attendees, args.max_connections, args.max_in_flight) < 1:
         parser.error("--seconds, --attendees, --max-connections and --max-in-flight must be "
                      "at least 1")
@@ -494,8 +496,9 @@ def report(args, attacks, tally, peaks, peak_kb, cpu_s, stuck, answers, alive, e
     print("  attacks: " + (", ".join(name for name in soak_attacks.ATTACKS if name in attacks)
                            or "none"))
     attendee_errors = sum(n for what, n in tally.errors.items() if what.startswith("attendee"))
+    good_errors = sum(n for what, n in tally.errors.items() if what.startswith(GOOD_CLIENTS))
     result = {"attacks": attacks, "good": counts["good"], "errors": errors,
-              "attendee_errors": attendee_errors}
+              "attendee_errors": attendee_errors, "good_errors": good_errors}
     print(f"{'good requests answered':44} {counts['good']} "
           f"({counts['good'] / args.seconds:.0f}/s)")
     if times:
@@ -511,7 +514,8 @@ def report(args, attacks, tally, peaks, peak_kb, cpu_s, stuck, answers, alive, e
     print(f"{'attendees answered with an injected fault':44} {faulted} ({kinds}; "
           f"{counts['faults queued with the token']} queued, other clients took the rest; "
           "a 429 may also be the --max-in-flight cap)")
-    print(f"{'errors':44} {errors} ({attendee_errors} of them attendees')")
+    print(f"{'errors':44} {errors} ({attendee_errors} of them attendees', {good_errors} of "
+          "good clients')")
     for what, number in tally.errors.most_common(8):
         print(f"  {number:5} x {what}")
     if stuck:
@@ -528,10 +532,15 @@ def report(args, attacks, tally, peaks, peak_kb, cpu_s, stuck, answers, alive, e
           + (f", CPU {cpu_s:.1f} s" if cpu_s is not None else "")
           + f", still answers at the end: {'yes' if answers else 'NO'}"
           + ("" if alive else " (THE PROCESS HAD EXITED)"))
-    passed = errors == 0 and answers and alive and peak_mb is not None and \
-        peak_mb <= GOAL_PEAK_MB and counts["good"] > 0
-    print("result: " + ("PASS" if passed else "FAIL") + f" (no errors, the server still "
-          f"answers, peak memory <= {GOAL_PEAK_MB} MB)", flush=True)
+    # With an attack that holds incomplete requests, the server closes the oldest incomplete
+    # ones of the address holding the most to make room: a slow sender or a half-sent
+    # malformed request then gets no answer by design. Good clients must never fail.
+    evicting = bool(set(attacks) & {"stalled-bodies", "byte-lines"})
+    passed = (good_errors if evicting else errors) == 0 and answers and alive and \
+        peak_mb is not None and peak_mb <= GOAL_PEAK_MB and counts["good"] > 0
+    print("result: " + ("PASS" if passed else "FAIL") + " ("
+          + ("no good client's request failed" if evicting else "no errors")
+          + f", the server still answers, peak memory <= {GOAL_PEAK_MB} MB)", flush=True)
     result["passed"] = passed
     result["refused"] = counts["attendee refused at the cap (503)"]
     result["limited"] = counts["fault: HTTP 429"]

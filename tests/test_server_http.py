@@ -248,6 +248,9 @@ def test_past_the_cap_idle_connections_make_room_then_new_ones_get_a_fast_503():
         httpd = server._httpd
         idle = [socket.create_connection(("127.0.0.1", server.port), timeout=5)
                 for _ in range(3)]
+        for sock in idle:  # each answered once, then kept alive and idle
+            sock.sendall(head(b"Content-Length: %d" % len(HELLO)) + HELLO)
+            assert read_response(sock.makefile("rb")).status == 200
         assert httpd.wait_until(lambda open_, idle_: idle_ == 3, timeout=5)
         # A fourth client is served: one idle connection (idle the longest) makes room.
         assert send(server.port, head(b"Content-Length: %d" % len(HELLO)) + HELLO).status == 200
@@ -270,6 +273,22 @@ def test_past_the_cap_idle_connections_make_room_then_new_ones_get_a_fast_503():
         assert "limit of 3 connections" in json.loads(response.body)["error"]["message"]
         assert httpd.peak_connections == 3
         for sock in idle + busy:
+            sock.close()
+
+
+def test_at_the_cap_a_connection_accepted_a_moment_ago_is_not_closed_to_make_room():
+    # Its client's request is usually on its way: closing it reset honest attendees in the
+    # room soak. Past the cap, the newcomer gets a 503 instead, and the fresh ones stay open.
+    with glm_offline.start(pacing="instant", limits=Limits(connections=3)) as server:
+        httpd = server._httpd
+        fresh = [socket.create_connection(("127.0.0.1", server.port), timeout=5)
+                 for _ in range(3)]
+        assert httpd.wait_until(lambda open_, idle_: idle_ == 3, timeout=5)
+        response = send(server.port, head(b"Content-Length: %d" % len(HELLO)) + HELLO)
+        assert response.status == 503
+        for sock in fresh:  # each still open: its request is answered
+            sock.sendall(head(b"Content-Length: %d" % len(HELLO)) + HELLO)
+            assert read_response(sock.makefile("rb")).status == 200
             sock.close()
 
 
