@@ -15,9 +15,9 @@ English, and one line says so.
 
 import functools
 import itertools
-import json
 
 from glm_offline.cassettes import PACKAGE_CASSETTES, Library
+from glm_offline.wire import event_chunk
 
 FIGSIZE = (10, 3.5)  # inches: wide and short, readable on a projector
 DPI = 90
@@ -119,11 +119,8 @@ def recorded_stream(name):
     reply = found[0].reply()
     rows = []
     for at_ms, lines in zip(itertools.accumulate(reply.delays_ms), reply.events):
-        data = "\n".join(line[5:].removeprefix(" ") for line in lines if line.startswith("data:"))
-        delta = {}
-        if data.startswith("{"):
-            choices = json.loads(data).get("choices") or [{}]
-            delta = choices[0].get("delta") or {}
+        choices = (event_chunk(lines) or {}).get("choices") or [{}]
+        delta = choices[0].get("delta") or {}
         if delta.get("reasoning_content"):
             rows.append((at_ms, "reasoning", delta["reasoning_content"]))
         elif delta.get("content"):

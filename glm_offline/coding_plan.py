@@ -12,10 +12,8 @@ The plan's base URL was captured in use on api.z.ai (charmbracelet/fantasy go-vc
 2025-09 and 2026-03).
 """
 
-import json
-
 from .models import CODING_PLAN_MODELS
-from .wire import dumps
+from .wire import data_event, data_value, event_chunk
 
 CODING_PREFIX = "/api/coding/paas/v4"
 
@@ -50,15 +48,14 @@ def substitute(reply):
     if isinstance(reply.json, dict) and isinstance(reply.json.get("model"), str):
         reply.json = {**reply.json, "model": served_model(reply.json["model"])}
     if reply.events is not None:
-        reply.events = [[_substituted_line(line) for line in event] for event in reply.events]
+        reply.events = [_substituted_event(event) for event in reply.events]
     return reply
 
 
-def _substituted_line(line):
-    if not line.startswith("data: {"):
-        return line
-    chunk = json.loads(line[6:])
-    if not isinstance(chunk.get("model"), str):
-        return line
+def _substituted_event(event):
+    """The event with the served model in its chunk (its other fields kept), or as it was."""
+    chunk = event_chunk(event)
+    if chunk is None or not isinstance(chunk.get("model"), str):
+        return event
     chunk["model"] = served_model(chunk["model"])
-    return "data: " + dumps(chunk)
+    return [line for line in event if data_value(line) is None] + data_event(chunk)

@@ -23,6 +23,8 @@ import json
 import re
 from dataclasses import dataclass, field
 
+from .wire import data_value, event_payload, sse_lines_to_events
+
 VERDICTS = ("critical", "redirected", "skipped", "notable", "benign", "identical")
 # finish_reason values the docs list (docs/sources.md#responses); anything else is new.
 FINISH_REASONS = ("stop", "tool_calls", "length", "sensitive", "network_error",
@@ -237,37 +239,14 @@ def parse_stream(lines):
     Kinds: "data", "comment", "event", "id", "retry", other field names, and "multiline"
     for an event whose data spans several lines."""
     kinds, payloads = set(), []
-    for event in _events(lines):
-        data = []
-        for line in event:
-            name, _, value = line.partition(":")
-            if not name:
-                kinds.add("comment")
-                continue
-            kinds.add(name)
-            if name == "data":
-                data.append(value[1:] if value.startswith(" ") else value)
-        if len(data) > 1:
+    for event in sse_lines_to_events(lines):
+        kinds.update(line.partition(":")[0] or "comment" for line in event)
+        if sum(data_value(line) is not None for line in event) > 1:
             kinds.add("multiline")
-        if data:
-            text = "\n".join(data)
-            try:
-                payloads.append(json.loads(text))
-            except ValueError:
-                payloads.append(text)
+        payload = event_payload(event)
+        if payload is not None:
+            payloads.append(payload)
     return kinds, payloads
-
-
-def _events(lines):
-    current = []
-    for line in lines:
-        if line:
-            current.append(line)
-        elif current:
-            yield current
-            current = []
-    if current:
-        yield current
 
 
 def event_label(payload):

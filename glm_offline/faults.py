@@ -18,14 +18,13 @@ The table drives validation, `python -m glm_offline fault --help` and glm_offlin
 """
 
 import copy
-import json
 import math
 import threading
 from dataclasses import dataclass, field
 
 from . import chat
 from .http import error_body
-from .wire import DONE_LINE, ERRORS, APIError, api_error, count_tokens, dumps
+from .wire import DONE_LINE, ERRORS, APIError, api_error, count_tokens, dumps, event_chunk
 
 
 @dataclass(frozen=True)
@@ -247,11 +246,9 @@ def _cut_body(body, finish_reason):
 
 def _first_json(events):
     for event in events:
-        for line in event:
-            if line.startswith("data: {"):
-                data = json.loads(line[6:])
-                data.setdefault("request_id", data.get("id"))
-                return data
+        data = event_chunk(event)
+        if data is not None:
+            return {**data, "request_id": data.get("request_id", data.get("id"))}
     return {"id": "", "created": 0, "model": "", "request_id": ""}
 
 
@@ -259,18 +256,17 @@ def _reasoning_events(events):
     """How many of these events carry a piece of reasoning."""
     count = 0
     for event in events:
-        for line in event:
-            if line.startswith("data: {") and '"reasoning_content"' in line:
-                choices = json.loads(line[6:]).get("choices") or [{}]
-                count += bool(choices[0].get("delta", {}).get("reasoning_content"))
+        choices = (event_chunk(event) or {}).get("choices")
+        choice = choices[0] if isinstance(choices, list) and choices else {}
+        delta = choice.get("delta") if isinstance(choice, dict) else None
+        count += bool(isinstance(delta, dict) and delta.get("reasoning_content"))
     return count
 
 
 def _usage_after(events, cut):
     """The usage of a stream cut after `cut` events: one token per event sent."""
     for event in reversed(events):
-        for line in event:
-            if line.startswith("data: {") and '"usage"' in line:
-                recorded = json.loads(line[6:])["usage"]
-                return chat.recount(recorded, cut, _reasoning_events(events[:cut]))
+        recorded = (event_chunk(event) or {}).get("usage")
+        if isinstance(recorded, dict):
+            return chat.recount(recorded, cut, _reasoning_events(events[:cut]))
     return chat.usage(0, cut)

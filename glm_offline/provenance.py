@@ -18,6 +18,7 @@ import json
 from .cassette_schema import PROVENANCE_MADE as MADE  # noqa: F401 (the names, in one place)
 from .cassettes import PACKAGE_CASSETTES
 from .drift import worst
+from .wire import event_chunk, sse_lines_to_events
 
 TRANSCRIBED = {"made": "transcribed", "last_drift": None}
 UNKNOWN = "unknown"  # model_served of captures that named no model (error answers)
@@ -39,14 +40,10 @@ def served_model(response):
     if "json" in response and isinstance(response["json"], dict):
         model = response["json"].get("model")
         return model if isinstance(model, str) else None
-    for line in response.get("sse", []):
-        if line.startswith("data:"):
-            try:
-                chunk = json.loads(line[5:])
-            except ValueError:
-                continue
-            if isinstance(chunk, dict) and isinstance(chunk.get("model"), str):
-                return chunk["model"]
+    for event in sse_lines_to_events(response.get("sse", [])):
+        chunk = event_chunk(event)
+        if chunk is not None and isinstance(chunk.get("model"), str):
+            return chunk["model"]
     return None
 
 

@@ -13,22 +13,16 @@ comment, [DONE], a line that is not JSON) is left as it is, for the per-line red
 
 import json
 
+from .wire import data_value, event_chunk
+
 TEXT_FIELDS = ("content", "reasoning_content")
 
 
 def _chunk(line):
     """(prefix, parsed chunk) of a `data:` line holding a chat chunk, else None."""
-    if not line.startswith("data:"):
-        return None
-    text = line[5:]
-    text = text[1:] if text.startswith(" ") else text
-    if not text.startswith("{"):
-        return None
-    try:
-        chunk = json.loads(text)
-    except (ValueError, RecursionError):
-        return None
-    if not isinstance(chunk, dict) or not isinstance(chunk.get("choices"), list):
+    text = data_value(line)
+    chunk = event_chunk([line]) if text is not None and text.startswith("{") else None
+    if chunk is None or not isinstance(chunk.get("choices"), list):
         return None
     return line[:len(line) - len(text)], chunk
 

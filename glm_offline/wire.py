@@ -209,6 +209,41 @@ def sse_lines_to_events(lines):
     return events
 
 
+def data_value(line):
+    """The value of an SSE `data:` line, one space after the colon dropped as the SSE spec
+    says (`data: {...}` and `data:{...}` carry the same), or None for any other line."""
+    if line == "data":  # a field without a colon: its value is empty
+        return ""
+    if not line.startswith("data:"):
+        return None
+    return line[6:] if line[5:6] == " " else line[5:]
+
+
+def event_data(lines):
+    """An SSE event's data: its data lines' values joined with newlines (the SSE spec), or
+    None when it has no data line."""
+    values = [value for value in map(data_value, lines) if value is not None]
+    return "\n".join(values) if values else None
+
+
+def event_payload(lines):
+    """The one reader of a recorded (or replayed) event's payload: its data parsed as JSON,
+    the text itself when that is not JSON ("[DONE]"), None when it has no data line."""
+    data = event_data(lines)
+    if data is None:
+        return None
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError):
+        return data
+
+
+def event_chunk(lines):
+    """The event's payload when it is a JSON object (a chat chunk, an error frame), else None."""
+    payload = event_payload(lines)
+    return payload if isinstance(payload, dict) else None
+
+
 def data_event(payload):
     """One SSE event carrying a JSON payload."""
     return [f"data: {dumps(payload)}"]

@@ -37,7 +37,7 @@ from urllib.parse import parse_qs
 from .auth import MAX_CREDENTIAL_CHARS, bearer_credential, jwt_segment
 from .control import ADMIN_PREFIX, check_machine
 from .redaction import credential_secrets
-from .wire import http_error
+from .wire import event_chunk, event_data, http_error
 from .wire_frames import frame, shown_text
 
 WIRE_PATH = ADMIN_PREFIX + "/wire"
@@ -128,24 +128,15 @@ def encoded(lines):
     return "\n".join(lines).encode("utf-8", "surrogatepass")
 
 
-def event_data(lines):
-    """An SSE event's data: its data lines joined, as the SSE spec does."""
-    return "\n".join(line[5:][1:] if line[5:6] == " " else line[5:]
-                     for line in lines if line.startswith("data:"))
-
-
 def describe_event(lines):
     """(kind, short) of an SSE event for the page. kind colours it: reasoning (dimmed),
     content, done, error or other; short is what changes from chunk to chunk (the choice
     without its index, and the usage), or the data as it is for anything but a chat chunk."""
-    data = event_data(lines)
+    data = event_data(lines) or ""
     if data == "[DONE]":
         return "done", data
-    try:
-        chunk = json.loads(data)
-    except (ValueError, RecursionError):
-        return "other", data
-    if not isinstance(chunk, dict):
+    chunk = event_chunk(lines)
+    if chunk is None:
         return "other", data
     if "error" in chunk:
         return "error", data

@@ -25,6 +25,7 @@ import nbformat
 from jupyter_client.manager import start_new_kernel
 
 import glm_offline
+from glm_offline.wire import event_chunk, sse_lines_to_events
 
 ROOT = Path(__file__).resolve().parent.parent
 LESSON = ROOT / "notebooks" / "en" / "03-streaming.ipynb"
@@ -105,8 +106,8 @@ def recorded_deltas():
     cassette = Path(glm_offline.__file__).parent / "cassettes" / "lesson-03.json"
     for item in json.loads(cassette.read_text(encoding="utf-8"))["interactions"]:
         if item["request"]["body"] == QUESTION:
-            chunks = [json.loads(line[6:]) for line in item["response"]["sse"]
-                      if line.startswith("data: {")]
+            events = sse_lines_to_events(item["response"]["sse"])
+            chunks = [chunk for chunk in map(event_chunk, events) if chunk is not None]
             deltas = [c["choices"][0]["delta"] for c in chunks[:-1]]
             lesson = [f"{GREY}{d['reasoning_content']}{PLAIN}" if d.get("reasoning_content")
                       else d.get("content", "") for d in deltas]

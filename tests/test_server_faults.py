@@ -314,3 +314,40 @@ def test_faults_do_not_leak_between_servers(recordings):
         first.inject("rate_limit")
         assert post(second, body_of(recordings, "hello-en")).status_code == 200
         assert post(first, body_of(recordings, "hello-en")).status_code == 429
+
+
+def test_sensitive_cut_of_a_recording_without_a_space_after_data_keeps_its_identity(recordings):
+    """`data:{...}` (no space after the colon) is legal SSE and how some services send it: the
+    final chunk a finish-reason fault adds still carries the recording's id, model, created
+    time and prompt tokens."""
+    from glm_offline.cassettes import Reply
+    from glm_offline.faults import reshape
+    from glm_offline.wire import sse_lines_to_events
+
+    response = recordings["hello-en-stream"]["response"]
+    events = sse_lines_to_events([line.replace("data: ", "data:", 1) for line in response["sse"]])
+    assert events[0][0].startswith("data:{")
+    reply = Reply(200, "recorded:tight", events=events, delays_ms=[0] * len(events))
+    reply = reshape(reply, make_fault("sensitive", after_events=2))
+    final = json.loads(reply.events[-2][0][len("data: "):])
+    assert final["choices"][0]["finish_reason"] == "sensitive"
+    assert (final["id"], final["model"], final["created"]) == (
+        "2026112508000060b8099730df5f8a", "glm-4-flash-250414", 1795593600)
+    assert final["usage"]["prompt_tokens"] == 11
+
+
+@pytest.mark.parametrize("lines, expected", [
+    (['data: {"id":"a"}'], {"id": "a"}),
+    (['data:{"id":"a"}'], {"id": "a"}),
+    (['event: error', 'data:  {"id":"a"}'], {"id": "a"}),  # only one space is the separator
+    (['data: {"id":', 'data: "a"}'], {"id": "a"}),  # data lines join with a newline
+    (["data: [DONE]"], "[DONE]"),
+    (["data:[DONE]"], "[DONE]"),
+    (["data: not json"], "not json"),
+    (["data"], ""),  # a field without a colon has an empty value
+    ([": a comment", "id: 3"], None),
+])
+def test_one_reader_reads_every_legal_spelling_of_an_event_payload(lines, expected):
+    from glm_offline.wire import event_payload
+
+    assert event_payload(lines) == expected
