@@ -65,10 +65,6 @@ def cmd_serve(args):
                if getattr(args, name)}
     if args.no_charset:
         options["charset"] = False
-    missing = [d for d in args.cassettes or args.only_cassettes or [] if not Path(d).is_dir()]
-    if missing:
-        print(f"error: no such folder: {', '.join(missing)}", file=sys.stderr)
-        return 2
     # From here on Ctrl-C and SIGTERM only set `stop`: the server (and its token file) is
     # always stopped below, whenever they come, and no traceback is printed.
     stop = stop_on_signals()

@@ -11,11 +11,13 @@ control surface and its token), options.py (every option, in code and in the env
 history.py (what the server saw), wire_page.py (the instructor's live "see the wire" page).
 """
 
+import os
 import signal
 import socket
 import threading
 import time
 from contextlib import contextmanager
+from pathlib import Path
 
 from .auth import OFFLINE_API_KEY, Authenticator
 from .cassettes import PACKAGE_CASSETTES, Library
@@ -66,10 +68,21 @@ class Server:
         self.stream_options = {**STREAM_DEFAULTS, **stream_options_from_env(),
                                **check_stream_options(stream_options)}
         if app is not None:  # another app behind the same HTTP layer, e.g. record.RecordApp
+            given = {"cassette_dirs": cassette_dirs is not None, "strict": strict is not None,
+                     "max_in_flight": max_in_flight is not None,
+                     "api_keys": tuple(api_keys) != (OFFLINE_API_KEY,),
+                     "clock": clock is not time.time,
+                     "packaged_cassettes": packaged_cassettes is not True,
+                     **{name: True for name in stream_options}}
+            ignored = [name for name, passed in given.items() if passed]
+            if ignored:
+                raise ValueError(f"{', '.join(ignored)}: replay options, and this server runs "
+                                 "another app (app=...) that would ignore them")
             self.app = app(self)
         else:
             # packaged_cassettes=False: only cassette_dirs, e.g. to check a new recording alone
-            dirs = [*([PACKAGE_CASSETTES] if packaged_cassettes else []), *(cassette_dirs or [])]
+            dirs = [*([PACKAGE_CASSETTES] if packaged_cassettes else []),
+                    *cassette_folders(cassette_dirs)]
             self.app = ReplayApp(self, Library.from_dirs(dirs), Authenticator(api_keys, clock),
                                  options["strict"], options["max_in_flight"])
         self.control = None
@@ -153,13 +166,20 @@ class Server:
         return self._httpd.cap if self._httpd else None
 
     # -- what tests and lessons use ----------------------------------------------------
+    def _replaying(self, what):
+        if not isinstance(self.app, ReplayApp):
+            raise TypeError(f"{what}: this server runs {type(self.app).__name__}, not the "
+                            "replay server; only replies it makes itself can be changed")
+
     def inject(self, kind, times=1, **params):
         """Make the next `times` chat requests fail as `kind` (see glm_offline.faults.KINDS);
         "task_fail" makes the next async task end in FAIL."""
+        self._replaying("inject()")
         return self.faults.add(kind, times, **params)
 
     def configure(self, **options):
         """Change how streams are written; returns the previous values."""
+        self._replaying("configure()")
         check_stream_options(options)
         previous = {name: self.stream_options[name] for name in options}
         self.stream_options.update(options)
@@ -192,6 +212,21 @@ class Server:
 
     def write_reply(self, handler, reply):
         write_reply(handler, reply, dict(self.stream_options), self.wait, self._stopping.is_set)
+
+
+def cassette_folders(cassette_dirs):
+    """cassette_dirs as a list of folders; TypeError for one path given alone (its letters
+    would be read as folders), ValueError naming the folders that do not exist (a missing
+    folder would serve none of its recordings, silently)."""
+    if isinstance(cassette_dirs, (str, bytes, os.PathLike)):
+        raise TypeError(f"cassette_dirs must be a list of folders, not one path: "
+                        f"cassette_dirs=[{cassette_dirs!r}]")
+    dirs = list(cassette_dirs or [])
+    missing = [str(folder) for folder in dirs if not Path(folder).is_dir()]
+    if missing:
+        raise ValueError(f"no such folder: {', '.join(missing)} (in cassette_dirs; its "
+                         "recordings could not be served)")
+    return dirs
 
 
 # Where a UDP "connect" points to find the address the machine would send from: nothing is

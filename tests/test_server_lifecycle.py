@@ -212,3 +212,49 @@ def test_history_lists_requests_in_arrival_order_whatever_finishes_first(server)
     server.record(second)  # the later request finished first, on another connection
     server.record(first)
     assert [e.path for e in server.history] == ["/a", "/b"]
+
+
+class _OtherApp:
+    def __init__(self, owner):
+        self.owner = owner
+
+
+@pytest.mark.parametrize("option", [
+    {"cassette_dirs": ["."]}, {"strict": True}, {"max_in_flight": 3},
+    {"api_keys": ("another.key",)}, {"clock": lambda: 0.0}, {"packaged_cassettes": False},
+    {"pacing": "instant"},
+])
+def test_replay_options_given_with_another_app_are_refused_by_name(option):
+    with pytest.raises(ValueError, match=rf"^{next(iter(option))}: replay options, and this "
+                       r"server runs another app \(app=\.\.\.\) that would ignore them$"):
+        glm_offline.Server(app=_OtherApp, **option)
+
+
+def test_another_app_alone_is_accepted():
+    server = glm_offline.Server(app=_OtherApp, verbose=False, english=True)
+    assert isinstance(server.app, _OtherApp) and server.app.owner is server
+
+
+def test_a_missing_cassette_folder_is_refused(tmp_path):
+    missing = tmp_path / "nowhere"
+    with pytest.raises(ValueError, match=rf"^no such folder: {missing} \(in cassette_dirs; "):
+        glm_offline.start(cassette_dirs=[tmp_path, missing])
+
+
+def test_one_cassette_folder_not_in_a_list_is_refused(tmp_path):
+    with pytest.raises(TypeError, match=r"^cassette_dirs must be a list of folders, not one "
+                       r"path: cassette_dirs=\["):
+        glm_offline.start(cassette_dirs=str(tmp_path))
+
+
+@pytest.mark.parametrize("call", [lambda s: s.inject("rate_limit"),
+                                  lambda s: s.configure(pacing="instant"),
+                                  lambda s: s.configured(pacing="instant").__enter__()])
+def test_faults_and_stream_options_on_a_recording_server_are_refused(tmp_path, call):
+    from glm_offline.record import start_recorder
+
+    with start_recorder("http://127.0.0.1:9/api/paas/v4", tmp_path / "rec.json") as proxy:
+        with pytest.raises(TypeError, match=r"^(inject|configure)\(\): this server runs "
+                           r"RecordApp, not the replay server"):
+            call(proxy)
+        assert proxy.faults.pending() == []
