@@ -118,7 +118,7 @@ def print_banner(args, server):
 
 
 def cmd_fault(args):
-    host = args.server_host or args.host
+    host = args.host
     try:
         if args.clear:
             pending = control.call(host, args.port, "DELETE")
@@ -326,7 +326,6 @@ def build_parser():
     fault.add_argument("--host",
                        help="the server's address on this machine (default: the one `serve` "
                        "wrote next to its control token)")
-    fault.add_argument("--server-host", help=argparse.SUPPRESS)  # the old name of --host
     fault.add_argument("--times", type=count, default=1, help="how many requests (default 1)")
     kinds_taking = {name: [k for k, kind in KINDS.items() if name in kind.options]
                     for name in OPTIONS}

@@ -53,7 +53,6 @@ class Interaction:
     path: str
     body: object
     response: dict
-    file: str
 
     def reply(self):
         response = self.response
@@ -75,7 +74,7 @@ def load_file(path):
     interactions = [Interaction(item["name"], item["request"]["method"].upper(),
                                 item["request"]["path"],
                                 matching.canonical(item["request"].get("body")),
-                                item["response"], str(path))
+                                item["response"])
                     for item in data["interactions"]]
     return data["metadata"], interactions
 

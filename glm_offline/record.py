@@ -259,7 +259,7 @@ class CassetteFile:
             if self.closed:
                 return None, False
             data = self._data
-            earlier = _same_request(data["interactions"], method, path, body)
+            earlier = matching.recorded_name(data["interactions"], method, path, body)
             if earlier:
                 return earlier, False
             names = {item["name"] for item in data["interactions"]}
@@ -339,11 +339,6 @@ class CassetteFile:
         finally:
             if not replaced:
                 Path(temp).unlink(missing_ok=True)
-
-
-def _same_request(interactions, method, path, body):
-    """The name of the recorded interaction replay would match this request with, or None."""
-    return matching.recorded_name(interactions, method, path, body)
 
 
 def unrecorded_reason(method, path, raw, status):

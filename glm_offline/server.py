@@ -21,25 +21,14 @@ from pathlib import Path
 
 from .auth import OFFLINE_API_KEY, Authenticator
 from .cassettes import PACKAGE_CASSETTES, Library
-from .control import ADMIN_PREFIX, ControlToken
+from .control import ControlToken
 from .faults import FaultQueue
-from .history import Exchange, History
+from .history import History
 from .http import HTTPServer, Limits
-from .options import (
-    STREAM_DEFAULTS,
-    STREAM_OPTIONS,
-    check_stream_options,
-    server_options,
-    stream_options_from_env,
-)
+from .options import STREAM_DEFAULTS, check_stream_options, server_options, stream_options_from_env
 from .routes import API_PREFIX, ReplayApp
-from .streams import encode_event, hostile_pieces, write_reply
-from .tasks import TaskTable, task_record
-
-# Other modules and scripts import these names from here.
-__all__ = ["ADMIN_PREFIX", "API_PREFIX", "STREAM_OPTIONS", "Exchange", "Limits", "Server",
-           "encode_event", "hostile_pieces", "start",
-           "task_record", "wait_for_interrupt"]
+from .streams import write_reply
+from .tasks import TaskTable
 
 
 class Server:

@@ -175,13 +175,6 @@ def response_id(seed, created):
     return time.strftime("%Y%m%d%H%M%S", time.gmtime(created)) + digest[:16]
 
 
-def task_id(seed, number):
-    """An async task id in the one captured shape, 17 digits, a dash, 19 digits (the format
-    beyond that single capture is UNVERIFIED), different for every submission number."""
-    digest = int(hashlib.sha256(f"{seed}/{number}".encode("utf-8")).hexdigest(), 16)
-    return f"{digest % 10**17:017d}-{digest // 10**17 % 10**19:019d}"
-
-
 _TOKEN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]|[A-Za-z0-9]+|[^\sA-Za-z0-9]")
 
 

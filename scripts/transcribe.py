@@ -48,7 +48,8 @@ from pathlib import Path
 
 from glm_offline import chat, models, provenance
 from glm_offline.cassettes import FORMAT_VERSION, PACKAGE_CASSETTES
-from glm_offline.server import API_PREFIX, task_record
+from glm_offline.routes import API_PREFIX
+from glm_offline.tasks import task_record
 from glm_offline.wire import api_error, response_id, sse_lines_to_events
 
 SPECS = Path(__file__).parent / "cassette_specs"

@@ -207,7 +207,7 @@ def test_serve_with_a_bad_cassette_dir_exits_2(tmp_path):
 
 
 def test_history_lists_requests_in_arrival_order_whatever_finishes_first(server):
-    from glm_offline.server import Exchange
+    from glm_offline.history import Exchange
     first, second = Exchange(1, "POST", "/a"), Exchange(2, "POST", "/b")
     server.record(second)  # the later request finished first, on another connection
     server.record(first)

@@ -19,7 +19,7 @@ import requests
 import glm_client
 import glm_offline
 from conftest import run_lesson_cells
-from glm_offline.server import hostile_pieces
+from glm_offline.streams import hostile_pieces
 from glm_offline.wire import sse_lines_to_events
 
 ROOT = Path(__file__).resolve().parent.parent
