@@ -1,12 +1,11 @@
-"""Load-time checks of a cassette file: every field's type and range (the format is described
-in cassettes.py), so that a hand-edited or corrupt cassette fails at start with one line
-naming the file, the interaction and the field, instead of breaking the request it answers.
+"""Load-time checks of a cassette's parsed JSON: every field's type and range (the format is
+described in cassettes.py), so that a hand-edited or corrupt cassette fails at start with one
+line naming the file, the interaction and the field, instead of breaking the request it
+answers. The file itself (reading, the journal, writing) is cassette_file.py's:
 
-    read_checked(path) -> the file's parsed JSON, or CassetteError("<file>: interaction 3
-    (hello-en): response.status must be a whole number from 200 to 599, not 0")
+    cassette_file.read_checked(path) -> the file's parsed JSON, or CassetteError("<file>:
+    interaction 3 (hello-en): response.status must be a whole number from 200 to 599, not 0")
 
-A UTF-8 byte order mark at the start of the file is accepted (editors on Windows add one).
-Exchanges a recorder appended to the file's journal (journal.py) are merged and checked too.
 Adding a field to the format is one entry in the tables below.
 """
 
@@ -15,7 +14,6 @@ import math
 import re
 from datetime import date
 
-from . import journal
 from .drift import VERDICTS
 
 MAX_NAME_CHARS = 200
@@ -197,31 +195,3 @@ def check_cassette(data, format_version):
             check_interaction(item)
     except _Bad as bad:
         raise ValueError(f"{where}: {bad}" if where else str(bad)) from None
-
-
-class CassetteError(ValueError):
-    """A cassette file that cannot be used, with the file and the reason."""
-
-
-def _no_constant(name):
-    raise ValueError(f"{name} is not JSON")
-
-
-def read_checked(path, format_version=1):
-    """The cassette at `path`, parsed and checked; CassetteError naming the file otherwise."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"), parse_constant=_no_constant)
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        reason = getattr(exc, "strerror", None) or exc
-        raise CassetteError(f"{path}: not a readable JSON file ({reason})") from None
-    except RecursionError:
-        raise CassetteError(f"{path}: nests too deeply to be a cassette") from None
-    try:
-        check_cassette(data, format_version)
-        before = len(data["interactions"])
-        data = journal.merge(path, data)  # what a recorder appended since (journal.py)
-        if len(data["interactions"]) != before:
-            check_cassette(data, format_version)
-    except ValueError as exc:
-        raise CassetteError(f"{path}: {exc}") from None
-    return data

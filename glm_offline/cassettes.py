@@ -18,16 +18,18 @@ before that: {"status": 200, "json": {..., "task_status": "SUCCESS"}, "polls_bef
 
 A request matches an interaction when method, path and parsed body are equal, once
 explicit nulls and spelled-out defaults are dropped (glm_offline.matching).
+
+The file is read and written by cassette_file.py alone (its journal and lock too); each
+field is checked by cassette_schema.py.
 """
 
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import cassette_schema, matching
-from .cassette_schema import CassetteError  # noqa: F401 (the package's public name for it)
+from . import matching
+from .cassette_file import CassetteError, read_checked
 from .wire import sse_lines_to_events
 
-FORMAT_VERSION = 1
 PACKAGE_CASSETTES = Path(__file__).parent / "cassettes"
 
 
@@ -68,9 +70,8 @@ class Interaction:
 def load_file(path):
     """Read and check one cassette file; return (metadata, [Interaction]).
 
-    cassette_schema checks every field first, so what follows can trust the shapes."""
-    path = Path(path)
-    data = cassette_schema.read_checked(path, FORMAT_VERSION)  # every field, or CassetteError
+    Every field is checked first, so what follows can trust the shapes."""
+    data = read_checked(Path(path))  # every field, its journal merged, or CassetteError
     interactions = [Interaction(item["name"], item["request"]["method"].upper(),
                                 item["request"]["path"],
                                 matching.canonical(item["request"].get("body")),

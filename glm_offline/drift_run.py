@@ -9,7 +9,7 @@ it reaches the API exactly as a re-recording would send it (forwarded headers, n
 the same timeouts, 502 for an unreachable API), and what the API answered is kept, redacted,
 as a cassette in --save-live DIR when given. A first cheap call (a chat request the API must
 refuse, which costs no tokens) tells a refused key ("skipped: key refused") from drift.
-The key is never printed or written: anything shown or stored passes record.redact first.
+The key is never printed or written: anything shown or stored passes redaction.redact first.
 
 Exit status: 0 when nothing is critical, 1 when something is, 2 when nothing could be
 checked (no key, the key refused, the API unreachable) or the arguments are wrong.
@@ -29,17 +29,12 @@ import requests
 
 from . import drift, provenance
 from .auth import own_key
-from .cassette_schema import read_checked
-from .cassettes import PACKAGE_CASSETTES, CassetteError
-from .record import (
-    CONNECT_TIMEOUT_SECONDS,
-    SSERecorder,
-    credential_secrets,
-    redact,
-    session_without_cookies,
-    start_recorder,
-)
+from .cassette_file import CassetteError, read_checked, write_whole
+from .cassettes import PACKAGE_CASSETTES
+from .record import CONNECT_TIMEOUT_SECONDS, session_without_cookies, start_recorder
+from .redaction import credential_secrets, redact
 from .routes import ASYNC_PATH, CHAT_PATH, RESULT_PREFIX
+from .sse_capture import SSERecorder
 
 DEFAULT_BASE_URL = "https://open.bigmodel.cn/api/paas/v4"
 # The cheap first call: the API checks the key before the body, and an empty message list
@@ -228,12 +223,10 @@ def update_cassettes(results, folder, day):
         worst[e.cassette] = drift.worst([worst.get(e.cassette, "identical"), e.verdict.name])
     for name, verdict in worst.items():
         path = Path(folder) / name
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
+        data = read_checked(path)
         data["metadata"]["provenance"] = provenance.with_drift(
             data["metadata"].get("provenance"), verdict, day)
-        temp = path.with_name(f".{path.name}.tmp")
-        temp.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-        os.replace(temp, path)
+        write_whole(path, data)
 
 
 def run_command(args, environ=None):

@@ -5,15 +5,17 @@
 
 Every request under /api/paas/v4/ is forwarded to the upstream with the caller's own
 Authorization header, and the reply is streamed back as it arrives (SSE chunk by chunk).
-Each exchange is added to the cassette (format version 1, see cassettes.py): appended to a
-journal next to it, fsync'd, and merged into the file, written whole and atomically, when
-the recorder stops (journal.py), so stopping or being killed at any moment loses nothing.
+Each exchange is added to the cassette through cassette_file.CassetteFile (the one writer of
+the format: appended to a journal next to it, fsync'd, and merged into the file, written
+whole and atomically, when the recorder stops), so stopping or being killed at any moment
+loses nothing. The stream is captured by sse_capture.SSERecorder.
 No header is ever written to disk: not Authorization, and no key or token anywhere in what
 is stored (the caller's own credential, its secret part, and anything shaped like a real key
 are replaced by "<redacted>" in bodies, streams and paths, and in the text a stream's deltas
 join into: stream_secrets.py). Memory is bounded: one recorded body at most
-MAX_RECORDED_BYTES, one SSE line MAX_SSE_LINE_BYTES. One recorder writes a file at a time (a
-lock next to it; a second is refused), and no cookie an upstream sets is ever sent again.
+MAX_RECORDED_BYTES, one SSE line MAX_SSE_LINE_BYTES (sse_capture.py). One recorder writes a
+file at a time (a lock next to it; a second is refused), and no cookie an upstream sets is
+ever sent again.
 
 Only what replay needs and cannot produce itself is recorded; every reply still reaches the
 client unchanged, and each skip is printed with its reason:
@@ -27,35 +29,25 @@ Kept: 200s and the other 4xx, e.g. a 400 with code 1301 (content refused), which
 real service can decide.
 """
 
-import errno
 import json
 import math
-import os
-import re
 import socket
 import sys
-import tempfile
-import threading
 import time
 from datetime import datetime, timezone
 from http.cookiejar import DefaultCookiePolicy
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import requests
 import urllib3
 
-try:
-    import fcntl
-except ImportError:  # Windows
-    fcntl = None
-    import msvcrt
-
-from . import journal, matching, provenance, stream_secrets
-from .cassette_schema import read_checked
-from .cassettes import FORMAT_VERSION, CassetteError, load_file
-from .redaction import KEY_SHAPE, REDACTED, credential_secrets, redact
-from .server import API_PREFIX, Server, wait_for_interrupt
+from . import provenance, sse_capture
+from .cassette_file import CassetteError, CassetteFile
+from .redaction import credential_secrets, redact
+from .routes import API_PREFIX
+from .server import Server, wait_for_interrupt
+from .sse_capture import SSERecorder
+from .stream_secrets import redact_stream
 from .validation import parse_body, validate_chat
 from .wire import APIError, http_error
 
@@ -65,245 +57,19 @@ PASSED_BACK_HEADERS = ("Retry-After",)
 CONNECT_TIMEOUT_SECONDS = 10
 MAX_TIMEOUT_SECONDS = 3600
 READ_SIZE = 64 * 1024
-# The most one recording holds in memory: a JSON reply, or a whole stream (a stream over it
-# still reaches the client, unrecorded; a JSON reply over it gets a 502).
-MAX_RECORDED_BYTES = 16 * 2**20
-MAX_SSE_LINE_BYTES = 4 * 2**20
 UPSTREAM_READ_ERRORS = (requests.RequestException, urllib3.exceptions.HTTPError, OSError)
-_NEWLINE = re.compile(rb"\r\n|\r|\n")
 # Requests the replay server validates (and so answers itself when invalid) before matching.
 VALIDATED = {("POST", API_PREFIX + "/chat/completions"),
              ("POST", API_PREFIX + "/async/chat/completions")}
 
 
-class SSERecorder:
-    """Stream bytes -> raw SSE lines (split on CR, LF, CRLF), and the gap before each event.
+def recording_metadata(upstream):
+    """describe(old metadata, request body, response) for cassette_file.CassetteFile: the
+    metadata after a new exchange (the day, the provenance, the models asked, how and where
+    from it was recorded)."""
+    how = f"recorded: captured from {upstream} with `python -m glm_offline record`"
 
-    A gap is measured from the previous event's end (the first from the request start) to the
-    blank line that ends the event, in milliseconds, as the replayer's event_delays_ms expects.
-    Each byte is looked at once, however the stream is cut. Bounded: a line over
-    MAX_SSE_LINE_BYTES or a stream over MAX_RECORDED_BYTES is not recorded (`refused` says
-    why) and nothing more is kept.
-    """
-
-    def __init__(self, started):
-        self.lines = []
-        self.delays_ms = []
-        self.refused = None
-        self._pending = bytearray()
-        self._after_cr = False  # a CR ended the last chunk: an LF first in the next one is its pair
-        self._size = 0
-        self._last = started
-        self._in_event = False
-
-    @property
-    def held_bytes(self):
-        """The bytes of the line not yet complete."""
-        return len(self._pending)
-
-    def feed(self, data, now):
-        if self.refused or not data:
-            return
-        self._size += len(data)
-        if self._size > MAX_RECORDED_BYTES:
-            return self._refuse(f"the stream is over {_mb(MAX_RECORDED_BYTES)} MB, the most one "
-                                "recording holds")
-        start = 1 if self._after_cr and data[:1] == b"\n" else 0
-        self._after_cr = False
-        for match in _NEWLINE.finditer(data, start):
-            if not self._add(data[start:match.start()]):
-                return
-            self._line(bytes(self._pending), now)
-            self._pending.clear()
-            start = match.end()
-            self._after_cr = start == len(data) and match.group() == b"\r"
-        self._add(data[start:])
-
-    def close(self, now):
-        if self.refused:
-            return
-        if self._pending:
-            self._line(bytes(self._pending), now)
-            self._pending.clear()
-        if self._in_event:
-            self._end_event(now)
-
-    def _add(self, part):
-        if len(self._pending) + len(part) > MAX_SSE_LINE_BYTES:
-            self._refuse(f"the stream has a line over {_mb(MAX_SSE_LINE_BYTES)} MB")
-            return False
-        self._pending += part
-        return True
-
-    def _refuse(self, reason):
-        self.refused = reason
-        self.lines, self.delays_ms, self._pending = [], [], bytearray()
-
-    def _line(self, raw, now):
-        line = raw.decode("utf-8", errors="replace")  # per complete line, never per chunk
-        self.lines.append(line)
-        if line:
-            self._in_event = True
-        elif self._in_event:
-            self._end_event(now)
-
-    def _end_event(self, now):
-        self.delays_ms.append(round((now - self._last) * 1000))
-        self._last = now
-        self._in_event = False
-
-
-def _mb(size):
-    return f"{size / 2**20:.4g}"
-
-
-class WriterLock:
-    """One recorder per output file: an exclusive lock on a file next to it, held while the
-    recorder runs and released by the system if its process dies. A second recorder is
-    refused instead of silently losing the first one's exchanges."""
-
-    def __init__(self, path):
-        self.path = path.with_name(f".{path.name}.lock")
-        while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-            if not _try_lock(fd):
-                holder = os.read(fd, 32).decode("ascii", "replace").strip() or "?"
-                os.close(fd)
-                raise CassetteError(f"{path}: another recorder (process {holder}) is writing "
-                                    "this file; stop it first, or choose another --output")
-            try:  # the lock file may have been removed by a recorder that just stopped
-                current = os.stat(self.path).st_ino == os.fstat(fd).st_ino
-            except FileNotFoundError:
-                current = False
-            if current:
-                break
-            os.close(fd)
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode("ascii"))
-        self.fd = fd
-
-    def release(self):
-        if self.fd is not None:
-            self.path.unlink(missing_ok=True)  # while still held: no one else has it
-            os.close(self.fd)
-            self.fd = None
-
-
-def _try_lock(fd):
-    try:
-        if fcntl is not None:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        else:
-            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-    except OSError as exc:
-        if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK, errno.EDEADLK):
-            return False
-        raise
-    return True
-
-
-class CassetteFile:
-    """The --output cassette: checked before recording starts, then written by this recorder
-    alone until close(). An exchange costs the same however many the file holds: the first
-    of a new file writes it whole, later ones are appended to its journal (journal.py), and
-    close() writes the file whole again; every write leaves a file that loads."""
-
-    def __init__(self, path, upstream):
-        self.path = Path(path)
-        self.upstream = upstream
-        self.how = f"recorded: captured from {upstream} with `python -m glm_offline record`"
-        self.lock = threading.Lock()
-        self.closed = False
-        if not self.path.parent.is_dir():
-            raise CassetteError(f"{self.path}: folder {self.path.parent} does not exist")
-        if not os.access(self.path.parent, os.W_OK):
-            raise CassetteError(f"{self.path}: folder {self.path.parent} is not writable")
-        self.recorded = len(self._read()["interactions"])
-        try:
-            self._writer = WriterLock(self.path)
-        except OSError as exc:
-            raise CassetteError(f"{self.path}: cannot lock it for writing "
-                                f"({exc.strerror or exc})") from None
-        self._journal = journal.Appender(self.path)
-        try:
-            self._data = self._read()  # again, now that no one else writes it
-            if self._journal.path.exists():  # left by a recorder that was killed
-                self._write(self._data)
-                self._journal.remove()
-        except BaseException:
-            self._writer.release()
-            raise
-        self.recorded = len(self._data["interactions"])
-        self._appended = 0
-
-    def _read(self):
-        if not self.path.exists():
-            if journal.path_for(self.path).exists():
-                raise CassetteError(f"{self.path}: there is a journal of it "
-                                    f"({journal.path_for(self.path).name}) but no cassette; "
-                                    "restore the cassette, or move the journal away")
-            return {"version": FORMAT_VERSION, "metadata": {}, "interactions": []}
-        if not self.path.is_file():
-            raise CassetteError(f"{self.path}: not a file")
-        load_file(self.path)  # raises CassetteError for anything the replayer could not load
-        return read_checked(self.path, FORMAT_VERSION)
-
-    def add(self, method, path, body, response):
-        """Record one exchange: the whole file if it is new, else a line in its journal.
-
-        Returns (name, True) for a new interaction; (name of the earlier one, False) when the
-        same request (method, path, parsed body) is already recorded, since replay would
-        only ever answer with the first; (None, False) once closed.
-        """
-        with self.lock:
-            if self.closed:
-                return None, False
-            data = self._data
-            earlier = matching.recorded_name(data["interactions"], method, path, body)
-            if earlier:
-                return earlier, False
-            names = {item["name"] for item in data["interactions"]}
-            number = len(data["interactions"]) + 1
-            name = interaction_name(self.path.stem, number, body)
-            while name in names:
-                number += 1
-                name = interaction_name(self.path.stem, number, body)
-            item = {"name": name, "request": {"method": method, "path": path, "body": body},
-                    "response": response}
-            metadata = self._metadata(data["metadata"], body, response)
-            if self.path.exists():
-                self._journal.append(item, metadata)
-                self._appended += 1
-            else:  # a new file (or one removed while recording): written whole
-                self._write({**data, "metadata": metadata,
-                             "interactions": [*data["interactions"], item]})
-                self._journal.remove()
-                self._appended = 0
-            data["interactions"].append(item)
-            data["metadata"] = metadata
-            self.recorded = len(data["interactions"])
-        return name, True
-
-    def close(self):
-        """Refuse further writes (exchanges still in flight at shutdown are not recorded),
-        write the file whole once more (its journal merged), and let another recorder have
-        the file. Idempotent."""
-        with self.lock:
-            if self.closed:
-                return
-            self.closed = True
-            try:
-                if self._appended:
-                    self._write(self._data)
-                    self._journal.remove()
-            except OSError as exc:  # the journal stays, and the loader still merges it
-                _say(f"could not write {self.path} whole ({exc.strerror or exc}); its journal "
-                     f"{self._journal.path.name} keeps the exchanges and loads with it")
-            finally:
-                self._journal.close()
-                self._writer.release()
-
-    def _metadata(self, old, body, response):
+    def describe(old, body, response):
         metadata = dict(old)
         metadata["recorded_at"] = datetime.now(timezone.utc).date().isoformat()
         metadata["provenance"] = provenance.captured(old.get("provenance"),
@@ -316,29 +82,13 @@ class CassetteFile:
         if models:
             metadata["model"] = ", ".join(models)
         if not old.get("how"):
-            metadata["how"] = self.how
-        elif self.how not in old["how"]:
-            metadata["how"] = f"{old['how']} Later interactions {self.how}"
-        metadata.setdefault("api_base", self.upstream)
+            metadata["how"] = how
+        elif how not in old["how"]:
+            metadata["how"] = f"{old['how']} Later interactions {how}"
+        metadata.setdefault("api_base", upstream)
         return metadata
 
-    def _write(self, data):
-        text = json.dumps(data, ensure_ascii=False, indent=1) + "\n"
-        mode = self.path.stat().st_mode & 0o777 if self.path.exists() else 0o644
-        fd, temp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp",
-                                    dir=self.path.parent)
-        replaced = False
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as file:
-                file.write(text)
-                file.flush()
-                os.fsync(file.fileno())
-            os.chmod(temp, mode)
-            os.replace(temp, self.path)
-            replaced = True
-        finally:
-            if not replaced:
-                Path(temp).unlink(missing_ok=True)
+    return describe
 
 
 def unrecorded_reason(method, path, raw, status):
@@ -361,31 +111,6 @@ def unrecorded_reason(method, path, raw, status):
     return None
 
 
-def interaction_name(stem, number, body):
-    """e.g. 'lesson-02-003-what-is-a-token-stream': file, counter, first user message."""
-    words = re.findall(r"\w+", _first_user_text(body).lower())
-    slug = ""
-    for word in words:
-        if len(slug) + len(word) + 1 > 40:
-            break
-        slug = f"{slug}-{word}" if slug else word
-    slug = slug or (words[0][:40] if words else "request")
-    stream = "-stream" if isinstance(body, dict) and body.get("stream") is True else ""
-    return f"{stem}-{number:03d}-{slug}{stream}"
-
-
-def _first_user_text(body):
-    messages = body.get("messages") if isinstance(body, dict) else None
-    for message in messages if isinstance(messages, list) else []:
-        if isinstance(message, dict) and message.get("role") == "user":
-            content = message.get("content")
-            if isinstance(content, list):
-                content = " ".join(part.get("text", "") for part in content
-                                   if isinstance(part, dict))
-            return content if isinstance(content, str) else ""
-    return ""
-
-
 def _live_chunks(response):
     """The decoded body as it arrives: whatever the socket has, never waiting for a full buffer."""
     read1 = getattr(response.raw, "read1", None)
@@ -401,30 +126,6 @@ def _live_chunks(response):
 
 def _say(message):
     print(message, flush=True)
-
-
-def secret_spans(text, secrets):
-    """Where the secrets, and anything shaped like a real key, are in `text`: [(start, end)]."""
-    spans = [match.span() for match in KEY_SHAPE.finditer(text)]
-    for secret in secrets:
-        start = text.find(secret)
-        while start != -1:
-            spans.append((start, start + len(secret)))
-            start = text.find(secret, start + len(secret))
-    return spans
-
-
-def redact_stream(lines, secrets):
-    """(SSE lines with every secret hidden, in each line and in the text the deltas join
-    into; how many were replaced), or ValueError when one would still be there."""
-    def spans_of(text):
-        return secret_spans(text, secrets)
-
-    lines, joined = stream_secrets.redact(lines, spans_of, REDACTED)
-    lines, count = redact(lines, secrets)
-    if stream_secrets.find(lines, spans_of):
-        raise ValueError("a key or token is still in the text its deltas join into")
-    return lines, joined + count
 
 
 def session_without_cookies():
@@ -520,18 +221,19 @@ class RecordApp:
         MAX_RECORDED_BYTES of it: a longer one is a 502, read no further."""
         length = upstream.headers.get("Content-Length", "")
         parts, size = [], 0
-        too_big = length.isdigit() and int(length) > MAX_RECORDED_BYTES
+        cap = sse_capture.MAX_RECORDED_BYTES
+        too_big = length.isdigit() and int(length) > cap
         try:
             for data in () if too_big else _live_chunks(upstream):
                 size += len(data)
-                if size > MAX_RECORDED_BYTES:
+                if size > cap:
                     too_big = True
                     break
                 parts.append(data)
         except UPSTREAM_READ_ERRORS as exc:
             raise self._unreachable(exc) from None
         if too_big:
-            reason = (f"the upstream's reply is over {_mb(MAX_RECORDED_BYTES)} MB, the most one "
+            reason = (f"the upstream's reply is over {sse_capture.mb(cap)} MB, the most one "
                       "recording holds")
             _say(f"not recorded: {handler.command} {urlsplit(handler.path).path}: {reason}")
             raise http_error(502, f"recording proxy: {reason}; it was neither passed on nor "
@@ -624,7 +326,7 @@ def start_recorder(upstream=DEFAULT_UPSTREAM, output="recording.json", host="127
         raise ValueError(f"--upstream must be an http(s) URL like {DEFAULT_UPSTREAM}, "
                          f"not {upstream!r}")
     check_timeout(timeout_seconds)
-    cassette = CassetteFile(output, upstream)
+    cassette = CassetteFile(output, recording_metadata(upstream))
     try:
         server = Server(host, port, verbose=verbose,
                         app=lambda owner: RecordApp(owner, upstream, cassette, timeout_seconds))

@@ -13,6 +13,8 @@ comment, [DONE], a line that is not JSON) is left as it is, for the per-line red
 
 import json
 
+from . import redaction
+from .redaction import KEY_SHAPE, REDACTED
 from .wire import data_value, event_chunk
 
 TEXT_FIELDS = ("content", "reasoning_content")
@@ -105,3 +107,27 @@ def redact(lines, spans_of, mark):
         prefix, chunk = chunks[number]
         result[number] = prefix + json.dumps(chunk, ensure_ascii=False, separators=(",", ":"))
     return result, count
+
+
+def secret_spans(text, secrets):
+    """Where the secrets, and anything shaped like a real key, are in `text`: [(start, end)]."""
+    spans = [match.span() for match in KEY_SHAPE.finditer(text)]
+    for secret in secrets:
+        start = text.find(secret)
+        while start != -1:
+            spans.append((start, start + len(secret)))
+            start = text.find(secret, start + len(secret))
+    return spans
+
+
+def redact_stream(lines, secrets):
+    """(SSE lines with every secret hidden, in each line and in the text the deltas join
+    into; how many were replaced), or ValueError when one would still be there."""
+    def spans_of(text):
+        return secret_spans(text, secrets)
+
+    lines, joined = redact(lines, spans_of, REDACTED)
+    lines, count = redaction.redact(lines, secrets)
+    if find(lines, spans_of):
+        raise ValueError("a key or token is still in the text its deltas join into")
+    return lines, joined + count

@@ -27,7 +27,7 @@ import requests
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 import glm_offline  # noqa: E402 (the repository's package, next to scripts/)
-from glm_offline import record  # noqa: E402
+from glm_offline import sse_capture  # noqa: E402
 from glm_offline.record import start_recorder  # noqa: E402
 
 PARTS = ("exchanges", "sse-line", "big-json")
@@ -130,8 +130,8 @@ def sse_line(megabytes):
         for _ in range(megabytes * 2**20 // PIECE):
             yield b"x" * PIECE
     through_fake("text/event-stream", make, f"sse-line ({megabytes} MB without a newline)")
-    if hasattr(record, "MAX_SSE_LINE_BYTES"):  # the same with the caps lifted: the scan alone
-        record.MAX_SSE_LINE_BYTES = record.MAX_RECORDED_BYTES = 2 * megabytes * 2**20
+    if hasattr(sse_capture, "MAX_SSE_LINE_BYTES"):  # the same, caps lifted: the scan alone
+        sse_capture.MAX_SSE_LINE_BYTES = sse_capture.MAX_RECORDED_BYTES = 2 * megabytes * 2**20
         through_fake("text/event-stream", make, f"sse-line ({megabytes} MB without a newline, "
                      "line and size caps lifted)")
 

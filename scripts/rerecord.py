@@ -42,7 +42,8 @@ from execute_notebooks import run
 from glm_offline import matching
 from glm_offline.auth import own_key
 from glm_offline.cassettes import PACKAGE_CASSETTES, CassetteError, load_file
-from glm_offline.record import DEFAULT_UPSTREAM, credential_secrets, start_recorder
+from glm_offline.record import DEFAULT_UPSTREAM, start_recorder
+from glm_offline.redaction import credential_secrets
 from notebook_hygiene import ROOT, lesson_notebooks
 
 SPECS = ROOT / "scripts" / "cassette_specs"

@@ -47,7 +47,8 @@ import sys
 from pathlib import Path
 
 from glm_offline import chat, models, provenance
-from glm_offline.cassettes import FORMAT_VERSION, PACKAGE_CASSETTES
+from glm_offline.cassette_file import FORMAT_VERSION, text, write_whole
+from glm_offline.cassettes import PACKAGE_CASSETTES
 from glm_offline.routes import API_PREFIX
 from glm_offline.tasks import task_record
 from glm_offline.wire import api_error, response_id, sse_lines_to_events
@@ -152,7 +153,7 @@ def cassette(spec, last_drift=None):
 
 
 def render(spec, last_drift=None):
-    return json.dumps(cassette(spec, last_drift), ensure_ascii=False, indent=1) + "\n"
+    return text(cassette(spec, last_drift))
 
 
 def last_drift_of(path):
@@ -171,12 +172,12 @@ def main(argv=None):
     stale = []
     for spec_path in sorted(SPECS.glob("*.json")):
         target = PACKAGE_CASSETTES / spec_path.name
-        text = render(json.loads(spec_path.read_text(encoding="utf-8")), last_drift_of(target))
+        data = cassette(json.loads(spec_path.read_text(encoding="utf-8")), last_drift_of(target))
         current = target.read_text(encoding="utf-8") if target.exists() else None
-        if text != current:
+        if text(data) != current:
             stale.append(target.name)
             if not args.check:
-                target.write_text(text, encoding="utf-8")
+                write_whole(target, data)
     verb = "stale" if args.check else "rewritten"
     print(f"{len(stale)} cassette(s) {verb}" + (": " + ", ".join(stale) if stale else ""))
     return 1 if args.check and stale else 0

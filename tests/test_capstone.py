@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 import glm_offline
-from glm_offline.cassette_schema import read_checked
+from glm_offline.cassette_file import read_checked
 from glm_offline.record import start_recorder
 
 ROOT = Path(__file__).resolve().parent.parent

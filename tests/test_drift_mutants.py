@@ -16,7 +16,7 @@ import pytest
 import glm_offline
 import transcribe
 from glm_offline import drift_run
-from glm_offline.cassette_schema import read_checked
+from glm_offline.cassette_file import read_checked
 from glm_offline.cassettes import PACKAGE_CASSETTES
 from glm_offline.wire import sse_lines_to_events
 

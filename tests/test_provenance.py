@@ -10,7 +10,8 @@ import glm_offline
 import transcribe
 from glm_lessons import connect
 from glm_offline import provenance
-from glm_offline.cassette_schema import check_cassette, read_checked
+from glm_offline.cassette_file import read_checked
+from glm_offline.cassette_schema import check_cassette
 from glm_offline.cassettes import PACKAGE_CASSETTES
 from glm_offline.record import start_recorder
 

@@ -23,9 +23,10 @@ import pytest
 import requests
 
 import glm_offline
-from glm_offline.cassette_schema import read_checked
+from glm_offline.cassette_file import read_checked
 from glm_offline.cassettes import CassetteError, load_file
-from glm_offline.record import SSERecorder, run_recorder, start_recorder
+from glm_offline.record import run_recorder, start_recorder
+from glm_offline.sse_capture import SSERecorder
 
 KEY = glm_offline.OFFLINE_API_KEY
 KEY_ID, KEY_SECRET = glm_offline.split_key(KEY)
@@ -573,7 +574,7 @@ def big_json_pieces(megabytes):
 def test_a_json_reply_over_the_cap_gets_a_clear_502_and_is_not_recorded(chunked_upstream, output,
                                                                         monkeypatch, capsys,
                                                                         sized):
-    monkeypatch.setattr(glm_offline.record, "MAX_RECORDED_BYTES", 256 * 1024)
+    monkeypatch.setattr(glm_offline.sse_capture, "MAX_RECORDED_BYTES", 256 * 1024)
     ChunkedUpstream.content_type, ChunkedUpstream.sized = "application/json", sized
     ChunkedUpstream.pieces = big_json_pieces(64)  # 64 MB: more than the socket buffers hold
     with start_recorder(chunked_upstream, output) as proxy:
@@ -593,7 +594,7 @@ def test_a_json_reply_over_the_cap_gets_a_clear_502_and_is_not_recorded(chunked_
 
 def test_a_stream_over_the_cap_reaches_the_client_but_is_not_recorded(chunked_upstream, output,
                                                                       monkeypatch, capsys):
-    monkeypatch.setattr(glm_offline.record, "MAX_RECORDED_BYTES", 256 * 1024)
+    monkeypatch.setattr(glm_offline.sse_capture, "MAX_RECORDED_BYTES", 256 * 1024)
     event = b'data: {"choices":[{"index":0,"delta":{"content":"' + b"z" * 1000 + b'"}}]}\n\n'
     ChunkedUpstream.content_type = "text/event-stream"
     ChunkedUpstream.sized, ChunkedUpstream.pieces = False, [event] * 300 + [b"data: [DONE]\n\n"]
@@ -609,7 +610,7 @@ def test_a_stream_over_the_cap_reaches_the_client_but_is_not_recorded(chunked_up
 def test_an_sse_line_over_the_cap_reaches_the_client_but_is_not_recorded(chunked_upstream,
                                                                          output, monkeypatch,
                                                                          capsys):
-    monkeypatch.setattr(glm_offline.record, "MAX_SSE_LINE_BYTES", 64 * 1024)
+    monkeypatch.setattr(glm_offline.sse_capture, "MAX_SSE_LINE_BYTES", 64 * 1024)
     ChunkedUpstream.content_type, ChunkedUpstream.sized = "text/event-stream", False
     ChunkedUpstream.pieces = [b"data: "] + [b"x" * 1000] * 100  # 100 kB, never a newline
     with start_recorder(chunked_upstream, output) as proxy:
@@ -622,7 +623,7 @@ def test_an_sse_line_over_the_cap_reaches_the_client_but_is_not_recorded(chunked
 
 @pytest.mark.parametrize("piece", [1, 7, 4096])
 def test_the_sse_recorder_holds_at_most_one_line_however_the_line_arrives(monkeypatch, piece):
-    monkeypatch.setattr(glm_offline.record, "MAX_SSE_LINE_BYTES", 32 * 1024)
+    monkeypatch.setattr(glm_offline.sse_capture, "MAX_SSE_LINE_BYTES", 32 * 1024)
     recorder = SSERecorder(started=0.0)
     line = b"data: " + b"x" * 40_000
     held = []

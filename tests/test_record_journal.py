@@ -17,10 +17,9 @@ import pytest
 import requests
 
 import glm_offline
+from glm_offline.cassette_file import CassetteFile
 from glm_offline.cassettes import CassetteError, load_file
-from glm_offline.record import CassetteFile
 
-UPSTREAM = "http://127.0.0.1:9/api/paas/v4"  # never contacted: CassetteFile only writes files
 PATH = "/api/paas/v4/chat/completions"
 MODEL = "glm-4-flash-250414"
 
@@ -48,7 +47,7 @@ def output(tmp_path):
 def record(output, texts):
     """A recorder that added these exchanges and was then 'killed': never closed (the test
     lets go of its lock and journal, as the system would for a killed process)."""
-    cassette = CassetteFile(output, UPSTREAM)
+    cassette = CassetteFile(output)
     for text in texts:
         assert cassette.add("POST", PATH, ask(text), answer(f"About {text}."))[1]
     return cassette
@@ -123,14 +122,14 @@ def test_a_bad_interaction_in_the_journal_is_named_like_one_in_the_file(output):
 def test_stopped_after_the_rewrite_but_before_removing_the_journal_loads_no_duplicate(output):
     killed(record(output, ["one", "two", "three"]))
     kept = journal_of(output).read_bytes()
-    CassetteFile(output, UPSTREAM).close()  # a later recorder merges the journal into the file
+    CassetteFile(output).close()  # a later recorder merges the journal into the file
     journal_of(output).write_bytes(kept)  # as if killed just before removing the journal
     assert names(output) == ["rec-001-one", "rec-002-two", "rec-003-three"]
 
 
 def test_a_later_recorder_merges_a_journal_left_behind_and_records_on(output):
     killed(record(output, ["one", "two"]))
-    cassette = CassetteFile(output, UPSTREAM)
+    cassette = CassetteFile(output)
     assert not journal_of(output).exists()
     assert cassette.recorded == 2
     assert cassette.add("POST", PATH, ask("two"), answer("again")) == ("rec-002-two", False)
@@ -145,7 +144,7 @@ def test_a_journal_without_its_cassette_is_refused_and_left_alone(output):
     kept = journal_of(output).read_bytes()
     with pytest.raises(CassetteError, match=r"a journal of it \(rec\.json-journal\) but no "
                                             "cassette"):
-        CassetteFile(output, UPSTREAM)
+        CassetteFile(output)
     assert journal_of(output).read_bytes() == kept
 
 

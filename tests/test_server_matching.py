@@ -13,8 +13,8 @@ import rerecord
 import transcribe
 from conftest import auth
 from glm_offline import matching
+from glm_offline.cassette_file import CassetteFile
 from glm_offline.cassettes import PACKAGE_CASSETTES, Library
-from glm_offline.record import CassetteFile
 
 HELLO = {"model": "glm-4-flash-250414",
          "messages": [{"role": "user", "content": "Say hello in one short sentence."}]}
@@ -211,7 +211,7 @@ def test_dropping_defaults_makes_no_two_shipped_recordings_one_request():
 # -- one matcher for the server, the recorder and the re-record script --------------------
 
 def test_the_recorder_sees_a_spelled_out_default_as_the_same_request(tmp_path):
-    cassette = CassetteFile(tmp_path / "rec.json", "https://upstream.example/api/paas/v4")
+    cassette = CassetteFile(tmp_path / "rec.json")
     response = {"status": 200, "json": {"choices": []}}
     path = "/api/paas/v4/chat/completions"
     first, new = cassette.add("POST", path, HELLO, response)
