@@ -13,8 +13,7 @@ captures added to a transcribed file. "last_drift" is null until `python -m glm_
 --update-cassettes` writes the worst verdict of its last run (glm_offline.drift) and the day.
 """
 
-import json
-
+from .cassette_file import read_checked
 from .cassette_schema import PROVENANCE_MADE as MADE  # noqa: F401 (the names, in one place)
 from .cassettes import PACKAGE_CASSETTES
 from .drift import worst
@@ -53,13 +52,13 @@ def with_drift(old, verdict, day):
 
 def lesson_provenance(lesson, folder=None):
     """The provenances of a lesson's cassettes (lesson-NN.json, recorded-NN.json) in `folder`
-    (default: the packaged ones), in that order."""
+    (default: the packaged ones), in that order; CassetteError for one that does not load."""
     folder = PACKAGE_CASSETTES if folder is None else folder
     found = []
     for name in (f"lesson-{lesson}.json", f"recorded-{lesson}.json"):
         path = folder / name
         if path.exists():
-            metadata = json.loads(path.read_text(encoding="utf-8-sig")).get("metadata", {})
+            metadata = read_checked(path)["metadata"]  # a recorder's journal merged
             found.append(metadata.get("provenance") or TRANSCRIBED)
     return found
 
