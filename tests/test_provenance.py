@@ -140,3 +140,17 @@ def test_live_mode_prints_no_provenance_line(capsys):
 def test_a_bad_lesson_number_gets_a_one_line_error(lesson):
     with pytest.raises(ValueError, match="two-digit lesson number"):
         connect("en", environ={}, lesson=lesson)
+
+
+def test_a_lesson_being_recorded_shows_the_provenance_its_journal_holds(tmp_path):
+    """The recorder's later exchanges (and the metadata after them) are in the journal until
+    it stops: the lesson's provenance line reads the cassette with its journal merged."""
+    transcribed = {"version": 1, "metadata": {"provenance": provenance.TRANSCRIBED},
+                   "interactions": []}
+    (tmp_path / "recorded-02.json").write_text(json.dumps(transcribed), encoding="utf-8")
+    interaction = {"name": "x", "request": {"method": "POST", "path": "/api/paas/v4/x"},
+                   "response": {"status": 200, "json": {}}}
+    entry = {"interaction": interaction, "metadata": {"provenance": CAPTURED}}
+    (tmp_path / "recorded-02.json-journal").write_text(json.dumps(entry) + "\n",
+                                                       encoding="utf-8")
+    assert provenance.lesson_provenance("02", tmp_path) == [CAPTURED]
