@@ -8,14 +8,13 @@ The browser itself is checked in .ci/run (scripts/browser_edition_check.py).
 """
 
 import importlib.util
-import os
 from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
 
 from glm_lessons.browser.compare import comparable
+from glm_lessons.browser.run import NO_SOCKETS, run_in_process
 from glm_lessons.browser.site import RUNS_A_PROGRAM, edition_lessons
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,34 +29,19 @@ def _suite_settings():
 
 
 LESSON_KERNEL_ENV = _suite_settings()
-NO_SOCKETS = """\
-import socket
-
-class _NoSocket(socket.socket):
-    def __init__(self, *args, **kwargs):
-        raise OSError("no sockets in the browser edition")
-
-socket.socket = _NoSocket
-"""
+def _suite_settings():
+    """The root conftest.py's LESSON_KERNEL_ENV: the same strict, hostile, instant kernels."""
+    spec = importlib.util.spec_from_file_location("suite_conftest", ROOT / "conftest.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.LESSON_KERNEL_ENV
 
 
-def run_in_process(path):
-    """The notebook executed in a fresh kernel, in-process and without sockets."""
-    notebook = nbformat.read(path, as_version=4)
-    stored = [cell.get("outputs", []) for cell in notebook.cells]
-    notebook.cells.insert(0, nbformat.v4.new_code_cell(NO_SOCKETS))
-    env = {**os.environ, **LESSON_KERNEL_ENV, "GLM_OFFLINE_IN_PROCESS": "1",
-           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    env.pop("ZHIPUAI_API_KEY", None)
-    client = NotebookClient(notebook, timeout=60, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}},
-                            allow_errors=True)
-    client.execute(env=env)
-    return stored, notebook.cells[1:]
+LESSON_KERNEL_ENV = _suite_settings()
 
 
 def check_lesson(path):
-    stored, cells = run_in_process(path)
+    stored, cells = run_in_process(path, LESSON_KERNEL_ENV)
     marker = RUNS_A_PROGRAM.get(path.name[:2])
     for number, (old, cell) in enumerate(zip(stored, cells)):
         if cell.cell_type != "code" or "NBVAL_IGNORE_OUTPUT" in cell.source:

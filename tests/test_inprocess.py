@@ -110,7 +110,7 @@ def test_an_open_stream_counts_against_the_in_flight_limit(recordings, no_socket
     try:
         first = post(server, body, stream=True)
         refused = post(server, body)
-        first.content  # the stream ends: its count is let go
+        assert first.content  # the stream ends: its count is let go
         again = post(server, body)
     finally:
         server.stop()
