@@ -29,6 +29,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import nbformat
+
 from browser_check import (
     CHROMIUM_FLAGS,
     CheckFailed,
@@ -63,7 +64,15 @@ with demo.configured(pacing="realistic"):
                 print(line.decode("utf-8").split('"content":"')[1].split('"')[0],
                       end="|", flush=True)
 """
-STREAM_PIECES = 8  # the recording "hello-en-stream": its events with content (server-basics)
+STREAM_RECORDING = ("server-basics.json", "hello-en-stream")  # what STREAM_CELL asks for
+
+
+def recorded_pieces():
+    """How many "data: {...}" events the recording has: one printed piece each."""
+    cassette, name = STREAM_RECORDING
+    data = json.loads((ROOT / "glm_offline" / "cassettes" / cassette).read_text("utf-8"))
+    interaction = next(i for i in data["interactions"] if i["name"] == name)
+    return sum(line.startswith("data: {") for line in interaction["response"]["sse"])
 
 PANEL_JS = """
 const app = window.jupyterapp;
@@ -82,6 +91,7 @@ NOTEBOOK_JS = r"""
   for (let i = 0; i < model.cells.length; i++) {
     const cell = model.cells.get(i);
     cells.push({type: cell.type, count: cell.type === 'code' ? cell.executionCount : null,
+                tags: cell.getMetadata('tags') || [],
                 outputs: cell.type === 'code' ? cell.outputs.toJSON() : []});
   }
   return {ready: !!(ctx && ctx.isReady && kernel), kernel: kernel ? kernel.status : null,
@@ -191,23 +201,54 @@ def notebook_state(browser, session):
 
 
 def run_all(browser, session, timeout):
-    """Open notebook: wait for its kernel, clear outputs, run every cell; the cells' state."""
+    """Open notebook: wait for its kernel, clear outputs, run every cell; the cells' state.
+
+    JupyterLab's "Run All" stops at a cell that raises, even one tagged raises-exception
+    (a lesson's "This won't work:"); a learner then runs the cells below it, and so does this.
+    """
     started = time.monotonic()
     wait_for(lambda: (s := notebook_state(browser, session))["ready"] and s["kernel"] == "idle",
              timeout, "the notebook to open with an idle kernel", interval=0.5)
     opened = time.monotonic() - started
-    browser.evaluate(session, "window.jupyterapp.commands.execute("
-                              "'notebook:clear-all-cell-outputs')")
-    browser.evaluate(session, "window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    command = "notebook:clear-all-cell-outputs"
+    browser.evaluate(session, f"window.jupyterapp.commands.execute('{command}')")
+    command = "notebook:run-all-cells"
+    while True:
+        browser.evaluate(session, f"window.jupyterapp.commands.execute('{command}')")
+        state = settled(browser, session, started + timeout)
+        code = [(n, c) for n, c in enumerate(state["cells"]) if c["type"] == "code"]
+        waiting = next((n for n, c in code if not c["count"]), None)
+        if waiting is None:
+            return state, opened, time.monotonic() - started
+        before = [c for n, c in code if n < waiting]
+        if not (before and "raises-exception" in before[-1]["tags"]
+                and any(o["output_type"] == "error" for o in before[-1]["outputs"])):
+            raise CheckFailed(f"the run stopped: {stuck(state)}")
+        browser.evaluate(session, PANEL_JS + f"panel.content.activeCellIndex = {waiting};")
+        command = "notebook:run-all-below"
 
-    def finished():
+
+def settled(browser, session, deadline):
+    """The notebook's state once the kernel has been idle, and nothing changed, for 1 s."""
+    previous = None
+    while time.monotonic() < deadline:
         state = notebook_state(browser, session)
-        code = [c for c in state["cells"] if c["type"] == "code"]
-        return state["kernel"] == "idle" and code and all(c["count"] for c in code) and state
+        counts = [c["count"] for c in state["cells"]]
+        if state["kernel"] == "idle" and previous == counts:
+            return state
+        previous = counts if state["kernel"] == "idle" else None
+        time.sleep(1)
+    raise CheckFailed(f"timed out waiting for the cells to run: "
+                      f"{stuck(notebook_state(browser, session))}")
 
-    state = wait_for(lambda: finished() and (time.sleep(0.5) or finished()),
-                     timeout, "every cell to run", interval=0.5)
-    return state, opened, time.monotonic() - started
+
+def stuck(state):
+    """Where a run stopped: the first code cell that has not run, and the error before it."""
+    code = [(n, c) for n, c in enumerate(state.get("cells", [])) if c["type"] == "code"]
+    waiting = next((n for n, c in code if not c["count"]), None)
+    errors = [(n, o) for n, c in code for o in c["outputs"] if o["output_type"] == "error"]
+    shown = "; ".join(f"cell {n}: {o['ename']}: {o['evalue'][:200]}" for n, o in errors[-2:])
+    return f"kernel {state.get('kernel')}, cell {waiting} not run; errors: {shown or 'none'}"
 
 
 def compare(notebook, cells):
@@ -301,8 +342,8 @@ def stream_failures(measured):
     print(f"[edition-check] stream: {pieces} pieces in {len(measured)} page messages, at "
           + ", ".join(f"{at:.0f}" for at in times) + " ms", flush=True)
     failures = []
-    if pieces != STREAM_PIECES:
-        failures.append(f"the stream printed {pieces} pieces, not {STREAM_PIECES}")
+    if pieces != recorded_pieces():
+        failures.append(f"the stream printed {pieces} pieces, not {recorded_pieces()}")
     if len(measured) < 3 or times[-1] - times[0] < 200:
         failures.append("the streamed pieces reached the page all at once "
                         f"({len(measured)} messages within {times[-1] - times[0]:.0f} ms)")

@@ -19,6 +19,13 @@ def sanitisers(cfg=SANITIZE_CFG):
                                   for name, section in config.items() if name != "DEFAULT"]
 
 
+def exception_name(ename):
+    """ipykernel's ename is the class's name; Pyodide's kernel gives str() of the class:
+    "<class 'UnicodeDecodeError'>", "<class 'requests.exceptions.ReadTimeout'>"."""
+    match = re.fullmatch(r"<class '(?:[\w.]+\.)?(\w+)'>", ename)
+    return match.group(1) if match else ename
+
+
 def comparable(outputs, rules=None):
     """A cell's outputs (nbformat dicts) as [(kind, text)], consecutive stream pieces of
     the same stream joined, every text sanitised."""
@@ -28,7 +35,7 @@ def comparable(outputs, rules=None):
         if output["output_type"] == "stream":
             shown = [(output["name"], output["text"])]
         elif output["output_type"] == "error":
-            shown = [("error", output["ename"])]
+            shown = [("error", exception_name(output["ename"]))]
         else:
             shown = [(mime, value if isinstance(value, str) else "".join(value))
                      for mime, value in sorted(output.get("data", {}).items())
