@@ -55,21 +55,26 @@ def pyodide_version():
     return PYODIDE_VERSION
 
 
-def pyodide_core(version, cache):
-    """The npm package's folder (pyodide.mjs, the wasm, the stdlib, the lock), cached."""
-    folder = cache / f"pyodide-{version}" / "package"
-    if (folder / "pyodide-lock.json").exists():
+def npm_package(name, version, cache):
+    """The folder of an npm package (`npm pack`, unpacked), cached."""
+    folder = cache / f"{name}-{version}" / "package"
+    if (folder / "package.json").exists():
         return folder
     npm = cache / "npm"
     npm.mkdir(parents=True, exist_ok=True)
-    tarball = npm / f"pyodide-{version}.tgz"
+    tarball = npm / f"{name}-{version}.tgz"
     if not tarball.exists():
         if shutil.which("npm") is None:
-            raise BuildError("npm is needed once to fetch Pyodide's core (apt-get install npm)")
-        run(["npm", "pack", f"pyodide@{version}", "--silent"], cwd=npm)
+            raise BuildError(f"npm is needed once to fetch {name} (apt-get install npm)")
+        run(["npm", "pack", f"{name}@{version}", "--silent"], cwd=npm)
     with tarfile.open(tarball) as archive:
         archive.extractall(folder.parent, filter="data")
     return folder
+
+
+def pyodide_core(version, cache):
+    """Pyodide's npm package: pyodide.mjs, the wasm, the stdlib and the lock."""
+    return npm_package("pyodide", version, cache)
 
 
 def normal(name):
