@@ -133,6 +133,8 @@ class Browser:
             session = message["params"]["sessionId"]
             self.targets[session] = message["params"]["targetInfo"]["type"]
             self.watch(session)
+        elif method == "Page.javascriptDialogOpening":  # "leave with unsaved changes?": yes
+            self.send("Page.handleJavaScriptDialog", message.get("sessionId"), accept=True)
         elif method == "Network.requestWillBeSent":
             target = self.targets.get(message.get("sessionId"), "?")
             self.requests.append((target, message["params"]["request"]["url"]))
@@ -174,8 +176,9 @@ def start_chromium(chromium, workdir):
     return process, version["webSocketDebuggerUrl"]
 
 
-def open_page(browser, url):
-    """Attach to the blank page, watch it, and navigate it to `url`; its session id."""
+def open_page(browser, url, cache=False):
+    """Attach to the blank page, watch it, and navigate it to `url` (the browser's cache
+    off unless `cache`); its session id."""
     browser.call("Target.setDiscoverTargets", discover=True)
     browser.call("Target.setAutoAttach", autoAttach=True, waitForDebuggerOnStart=True,
                  flatten=True)
@@ -185,7 +188,7 @@ def open_page(browser, url):
                            flatten=True)["sessionId"]
     browser.targets[session] = "page"
     browser.call("Network.enable", session)
-    browser.call("Network.setCacheDisabled", session, cacheDisabled=True)
+    browser.call("Network.setCacheDisabled", session, cacheDisabled=not cache)
     browser.call("Target.setAutoAttach", session, autoAttach=True,
                  waitForDebuggerOnStart=True, flatten=True)
     browser.call("Runtime.enable", session)
@@ -200,26 +203,35 @@ def notebook_state(browser, session):
     return browser.evaluate(session, NOTEBOOK_JS) or {"ready": False}
 
 
-def run_all(browser, session, timeout):
-    """Open notebook: wait for its kernel, clear outputs, run every cell; the cells' state.
+def run_all(browser, session, timeout, started=None):
+    """Open notebook: wait for its kernel, clear outputs, run every cell. The cells' state,
+    and seconds since `started` (the navigation) until the kernel was ready, the first code
+    cell had run, and every cell had.
 
     JupyterLab's "Run All" stops at a cell that raises, even one tagged raises-exception
     (a lesson's "This won't work:"); a learner then runs the cells below it, and so does this.
     """
-    started = time.monotonic()
+    started = time.monotonic() if started is None else started
     wait_for(lambda: (s := notebook_state(browser, session))["ready"] and s["kernel"] == "idle",
-             timeout, "the notebook to open with an idle kernel", interval=0.5)
-    opened = time.monotonic() - started
+             timeout, "the notebook to open with an idle kernel", interval=0.2)
+    opened, first = time.monotonic() - started, None
     command = "notebook:clear-all-cell-outputs"
     browser.evaluate(session, f"window.jupyterapp.commands.execute('{command}')")
     command = "notebook:run-all-cells"
     while True:
-        browser.evaluate(session, f"window.jupyterapp.commands.execute('{command}')")
+        # not awaited: the command's promise ends only when every cell has run
+        browser.evaluate(session, f"void window.jupyterapp.commands.execute('{command}')")
+        if first is None:
+            wait_for(lambda: next(c for c in notebook_state(browser, session)["cells"]
+                                  if c["type"] == "code")["count"],
+                     timeout, "the first code cell to run", interval=0.05)
+            first = time.monotonic() - started
         state = settled(browser, session, started + timeout)
         code = [(n, c) for n, c in enumerate(state["cells"]) if c["type"] == "code"]
         waiting = next((n for n, c in code if not c["count"]), None)
         if waiting is None:
-            return state, opened, time.monotonic() - started
+            return state, {"kernel ready": opened, "first cell run": first,
+                           "every cell run": time.monotonic() - state["settled_for"] - started}
         before = [c for n, c in code if n < waiting]
         if not (before and "raises-exception" in before[-1]["tags"]
                 and any(o["output_type"] == "error" for o in before[-1]["outputs"])):
@@ -235,7 +247,7 @@ def settled(browser, session, deadline):
         state = notebook_state(browser, session)
         counts = [c["count"] for c in state["cells"]]
         if state["kernel"] == "idle" and previous == counts:
-            return state
+            return {**state, "settled_for": 1.0}
         previous = counts if state["kernel"] == "idle" else None
         time.sleep(1)
     raise CheckFailed(f"timed out waiting for the cells to run: "
@@ -313,9 +325,10 @@ def check_lesson(chromium, websocket, site_url, notebook, against, workdir, time
         relative = f"notebooks/{notebook.parent.name}/{notebook.name}"
         began = time.monotonic()
         session = open_page(browser, f"{site_url}/lab/index.html?path={relative}")
-        state, opened, ran = run_all(browser, session, timeout)
-        print(f"[edition-check] {relative}: kernel ready {opened:.1f} s, all cells run "
-              f"{ran:.1f} s after opening ({time.monotonic() - began:.1f} s in all)", flush=True)
+        state, timings = run_all(browser, session, timeout, began)
+        print(f"[edition-check] {relative}: " + ", ".join(
+            f"{what} {seconds:.1f} s" for what, seconds in timings.items())
+            + " after opening", flush=True)
         failures = [f"{relative} {line}" for line in compare(against or notebook,
                                                              state["cells"])]
         measured = None
