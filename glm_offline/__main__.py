@@ -10,6 +10,7 @@ from . import control
 from .auth import OFFLINE_API_KEY
 from .cassettes import CassetteError
 from .faults import KINDS, OPTIONS, kinds_help, make_fault
+from .http import CONNECTIONS_AT_MOST, Limits, file_limit
 from .options import MAX_COUNT, STREAM_OPTIONS
 from .server import reachable_addresses, start, stop_on_signals, wait_for_interrupt
 from .wire_page import page_url
@@ -30,15 +31,33 @@ Attendees set two environment variables and run the lessons unchanged:
 
 
 def raise_file_limit():
-    """Let a room's connections use every file descriptor the system allows this process."""
+    """Let a room's connections use every file descriptor the system allows this process
+    (macOS refuses an unlimited or very high soft limit: then the highest it takes)."""
     try:
         import resource
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        if soft != hard:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY
-                                                        else max(soft, 65536), hard))
-    except (ImportError, OSError, ValueError):
-        pass
+    except (ImportError, OSError, ValueError):  # no resource module (Windows)
+        return
+    if soft == resource.RLIM_INFINITY:
+        return
+    targets = [hard] if hard != resource.RLIM_INFINITY else [65536, 10240, 4096]
+    for target in targets:
+        if target <= soft:
+            return
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            return
+        except (OSError, ValueError):
+            pass
+
+
+def file_limit_advice(server, max_connections):
+    """One line when the open-file limit keeps the room small, with what to run; else None."""
+    cap, limit = server.connection_cap, file_limit()
+    if max_connections or limit is None or cap >= CONNECTIONS_AT_MOST // 2:
+        return None
+    return (f"  at most {cap} connections at once: the open-file limit is {limit}; for a bigger "
+            "room stop the server, run `ulimit -n 4096` in this shell and start it again")
 
 
 def cmd_serve(args):
@@ -79,6 +98,9 @@ def print_banner(args, server):
     """What `serve` prints once it listens: the address, the variables, the page's URL."""
     shown = f"[{args.host}]" if ":" in args.host else args.host
     print(f"Recorded GLM server listening on {shown}:{server.port}", flush=True)
+    advice = file_limit_advice(server, args.max_connections)
+    if advice:
+        print(advice)
     base_url = server.base_url
     if args.host in ("0.0.0.0", "::"):
         addresses = reachable_addresses()
@@ -283,11 +305,17 @@ def build_parser():
                        help="error messages in English, as api.z.ai answers (also per request "
                        "with Accept-Language: en)")
     serve.add_argument("--max-in-flight", type=count, metavar="N",
-                       help="requests in progress per API key; past it 429/1302 at once, as the "
-                       "live concurrency limit")
+                       help="requests in progress per attendee (API key and client address; "
+                       "on one machine: per key, as the live per-account limit); past it "
+                       "429/1302 at once, as the live concurrency limit. Attendees behind one "
+                       "NAT address share N")
     serve.add_argument("--max-connections", type=count, metavar="N",
                        help="open connections at most (default: from the file limit); past it "
-                       "idle keep-alive connections are closed first, then new ones get 503")
+                       "idle keep-alive connections are closed first, then requests stalled "
+                       "while arriving, then new ones get 503. Requests still arriving are "
+                       f"held to {Limits.incomplete_per_address} per client address (a room "
+                       "behind one NAT shares them; "
+                       "each arrives in milliseconds)")
     serve.add_argument("--verbose", action="store_true", help="log every request")
     serve.set_defaults(func=cmd_serve)
 

@@ -6,6 +6,7 @@ naming the file, the interaction and the field, instead of breaking the request 
     (hello-en): response.status must be a whole number from 200 to 599, not 0")
 
 A UTF-8 byte order mark at the start of the file is accepted (editors on Windows add one).
+Exchanges a recorder appended to the file's journal (journal.py) are merged and checked too.
 Adding a field to the format is one entry in the tables below.
 """
 
@@ -14,6 +15,7 @@ import math
 import re
 from datetime import date
 
+from . import journal
 from .drift import VERDICTS
 
 MAX_NAME_CHARS = 200
@@ -216,6 +218,10 @@ def read_checked(path, format_version=1):
         raise CassetteError(f"{path}: nests too deeply to be a cassette") from None
     try:
         check_cassette(data, format_version)
+        before = len(data["interactions"])
+        data = journal.merge(path, data)  # what a recorder appended since (journal.py)
+        if len(data["interactions"]) != before:
+            check_cassette(data, format_version)
     except ValueError as exc:
         raise CassetteError(f"{path}: {exc}") from None
     return data

@@ -34,7 +34,8 @@ KIND_FIELDS = ("object", "role", "type", "task_status")
 # reported it and it turned out to be no news.
 KNOWN_HEADERS = ("cache-control", "connection", "content-encoding", "content-length",
                  "content-type", "date", "keep-alive", "retry-after", "server", "set-cookie",
-                 "strict-transport-security", "transfer-encoding", "vary")
+                 "strict-transport-security", "transfer-encoding", "vary",
+                 "x-content-type-options")
 CONTENT_TYPES = {"json": "application/json;charset=utf-8",
                  "sse": "text/event-stream;charset=utf-8"}
 _SKIP = {401: "401: the key was refused for this request",

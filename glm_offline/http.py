@@ -2,7 +2,10 @@
 reject, with deadlines and limits in bytes, and a cap on connections.
 
 One thread per connection (at most `Limits.connections` of them, plus a few that only answer
-503 when the cap is reached). What to answer is the app's business: the server's app has
+503 when the cap is reached). A connection is idle (waiting for a request: closed first to
+make room at the cap), incomplete (a request arriving: bounded per client address and in
+all, see Limits; a stalled one is closed to make room) or busy (being answered: never
+closed to make room). What to answer is the app's business: the server's app has
 `route(method, path) -> action` and `action(handler, path, body)` uses the Handler's send_*
 methods. Every request gets an HTTP answer: a GLM-shaped 4xx for a client's mistake, a
 GLM-shaped 500 (and one line on stderr) only for a bug here.
@@ -11,11 +14,14 @@ GLM-shaped 500 (and one line on stderr) only for a bug here.
 import _thread
 import errno
 import io
+import ipaddress
+import os
 import re
 import socket
 import sys
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 from email.utils import formatdate
 from http import HTTPStatus
@@ -28,9 +34,14 @@ _TOKEN = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _VERSION = re.compile(r"HTTP/(\d)\.(\d)")
 _CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
 REFUSING_THREADS = 32  # connections past the cap that still get a 503 (others: closed at once)
+CONNECTIONS_AT_MOST = 1000  # the default cap's ceiling: a thread each
+FILE_HEADROOM = 64  # file descriptors the default cap leaves for anything but connections
 ACCEPT_POLL_SECONDS = 0.25  # how often the accept loop looks at the stop flag
 LINGER_BYTES = 256 * 1024  # read (and drop) at most this much before closing after an error
 LINGER_SECONDS = 1.0
+# At the connection cap with no idle connection, an incomplete request this old is closed to
+# make room (an honest one takes milliseconds to arrive); a younger one is left alone.
+STALLED_SECONDS = 1.0
 _ACCEPT_RESOURCE_ERRORS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 
 
@@ -43,26 +54,74 @@ class Limits:
     header_count: int = 100
     body: int = 1024 * 1024
     # What all request bodies being read or handled may take at once (a stream holds its
-    # own until it ends): the bytes, then an estimate of them parsed (parsed_cost). This is
-    # what keeps the server's memory bounded whatever a client sends; lesson bodies are
-    # under 3 kB.
-    bodies_in_flight: int = 24 * 1024 * 1024
+    # own until it ends): the bytes as they arrive, then an estimate of them parsed
+    # (parsed_cost); one client address at most half of it (so one 1 MiB body of 60,000
+    # fields, ~12.6 MB parsed, still fits). This is what keeps the
+    # server's memory bounded whatever a client sends; lesson bodies are under 3 kB.
+    bodies_in_flight: int = 32 * 1024 * 1024
     idle_seconds: float = 30  # waiting for a request (the first, or the next on keep-alive)
     head_seconds: float = 10  # from a request's first byte to the end of its headers
     body_seconds: float = 30  # from the end of the headers to the end of the body
     write_seconds: float = 30  # a client that stops reading an answer
     connections: int = None  # None: from the process's file-descriptor limit
+    # Incomplete requests ("half-open": the first byte came, the head or body is still
+    # arriving), from one client address and from all together (None: half
+    # the connection cap, at least 16). An honest request is in that state for
+    # milliseconds; one that stalls there is the cheapest way to hold a connection, so past
+    # either bound the oldest such request (of that address, or of all) is closed to make
+    # room. The bound per address is generous because a whole room behind one NAT shares
+    # one address; it applies to incomplete requests only, never to requests being
+    # answered or to idle keep-alive connections.
+    incomplete_per_address: int = 64
+    incomplete: int = None
 
 
-def default_connection_cap():
-    """Half the file descriptors left after a margin, between 8 and 1000."""
+def file_limit():
+    """The process's open-file (descriptor) limit, None where there is none to read."""
     try:
         import resource
         soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-        soft = 4096 if soft == resource.RLIM_INFINITY else soft
     except (ImportError, OSError, ValueError):  # no resource module (Windows)
-        soft = 512
-    return max(8, min(1000, (soft - 64) // 2))
+        return None
+    return None if soft == resource.RLIM_INFINITY else soft
+
+
+def open_descriptors():
+    """How many file descriptors the process has open now (0 where that cannot be read)."""
+    for folder in ("/proc/self/fd", "/dev/fd"):  # Linux; macOS and the BSDs
+        try:
+            return len(os.listdir(folder))
+        except OSError:
+            pass
+    return 0
+
+
+def default_connection_cap(limit=None, in_use=None):
+    """One descriptor per connection: what the open-file limit leaves after the descriptors
+    open now, the connections answered 503 past the cap and FILE_HEADROOM (files, the
+    control token, a notebook kernel's own), between 8 and CONNECTIONS_AT_MOST."""
+    limit = limit or file_limit() or 512  # no limit to read (Windows): a modest guess
+    in_use = open_descriptors() if in_use is None else in_use
+    return max(8, min(CONNECTIONS_AT_MOST, limit - in_use - REFUSING_THREADS - FILE_HEADROOM))
+
+
+def address_reuse_option(os_name=os.name):
+    """The option that lets a restarted server listen on its port at once. SO_REUSEADDR
+    means that on Linux and macOS (bind despite old connections in TIME_WAIT), but on
+    Windows it lets a second server bind the same port; there SO_EXCLUSIVEADDRUSE keeps
+    the port to this one (and Windows needs nothing to rebind after a restart)."""
+    return "SO_EXCLUSIVEADDRUSE" if os_name == "nt" else "SO_REUSEADDR"
+
+
+def address_group(host):
+    """Whom a limit per client counts together: one address, an IPv4 one also when written
+    ::ffff:a.b.c.d. (Not an IPv6 /64, as servers on the internet count: in a room every
+    attendee's machine is in the same /64, that of the room's network.)"""
+    try:
+        ip = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return host
+    return str(ip.ipv4_mapped or ip) if ip.version == 6 else str(ip)
 
 
 def log(message):
@@ -77,6 +136,10 @@ class FramingError(Exception):
     def __init__(self, status, message, headers=()):
         super().__init__(message)
         self.status, self.message, self.headers = status, message, tuple(headers)
+
+
+class NoAnswer(Exception):
+    """The app's action returned without answering: a bug, answered 500 (as uvicorn does)."""
 
 
 class ClientGone(ConnectionError):
@@ -138,22 +201,29 @@ def parsed_cost(body):
 
 class ByteBudget:
     """What all connections together may hold in request bodies at once: their bytes, and
-    once read, the estimate of them parsed (parsed_cost)."""
+    once read, the estimate of them parsed (parsed_cost); and what the connections of one
+    client (address_group) may hold of it, `share`: half, so that one attendee who sends
+    big bodies slowly cannot hold it all."""
 
     def __init__(self, limit):
-        self.limit, self.used = limit, 0
+        self.limit, self.share, self.used = limit, limit // 2, 0
+        self._used_by = Counter()
         self._lock = threading.Lock()
 
-    def take(self, size):
+    def take(self, size, client):
         with self._lock:
-            if self.used + size > self.limit:
+            if self.used + size > self.limit or self._used_by[client] + size > self.share:
                 return False
             self.used += size
+            self._used_by[client] += size
             return True
 
-    def give(self, size):
+    def give(self, size, client):
         with self._lock:
             self.used -= size
+            self._used_by[client] -= size
+            if not self._used_by[client]:
+                del self._used_by[client]
 
 
 def _list_values(headers, name):
@@ -171,6 +241,7 @@ class Handler:
         self.limits = server.limits
         self.connection = sock
         self.client_address = address
+        self.attendee = address_group(address[0])  # per-client limits count by this
         self.connection_number = number
         self.refuse = refuse  # past the connection cap: answer 503 and close
         self._reader = _SocketReader(sock)
@@ -185,6 +256,7 @@ class Handler:
         self.exchange = None
         self._published = False
         self._head_sent = False
+        self._chunked = True
         self._body_size = 0
 
     # -- the connection --------------------------------------------------------------------
@@ -237,6 +309,8 @@ class Handler:
             return False
         self._reader.deadline = time.monotonic() + (2.0 if self.refuse else
                                                     self.limits.head_seconds)
+        if not self.refuse:
+            self.server.set_incomplete(self, True)
         try:
             try:
                 if not self._read_head():
@@ -247,6 +321,7 @@ class Handler:
                                        [("Retry-After", "1")])
                 self.exchange = Exchange(self.connection_number, self.command, self.request_path)
                 body = self._read_body()
+                self.server.set_incomplete(self, False)
             except FramingError as error:
                 self._reject(error)
                 return False
@@ -264,7 +339,8 @@ class Handler:
                 return False
             self._dispatch(body)
         finally:
-            self.server.budget.give(self._body_size)
+            self.server.set_incomplete(self, False)
+            self.server.budget.give(self._body_size, self.attendee)
         return not self.close_connection
 
     # -- reading a request ---------------------------------------------------------------
@@ -381,20 +457,34 @@ class Handler:
         size = int(digits)
         if not size:
             return b""
-        self._take_budget(size)
+        self._could_fit(size)
         self._continue()
         self._reader.deadline = time.monotonic() + self.limits.body_seconds
-        body = self.rfile.read(size)
-        if len(body) < size:
-            raise ClientGone("the client closed before sending the whole body")
+        body = self._read_counted(size, "the client closed before sending the whole body")
         self._take_budget(parsed_cost(body))
         return body
 
-    def _take_budget(self, size):
-        if size > self.server.budget.limit:  # would never fit: waiting cannot help
+    def _read_counted(self, size, gone):
+        """`size` bytes of body, each piece taken from the budget as it arrives (as nginx and
+        h11 count): a size declared and never sent holds nothing, until the body deadline."""
+        pieces = []
+        while size:
+            data = self.rfile.read1(min(size, 65536))
+            if not data:
+                raise ClientGone(gone)
+            self._take_budget(len(data))
+            pieces.append(data)
+            size -= len(data)
+        return b"".join(pieces)
+
+    def _could_fit(self, size):
+        if size > self.server.budget.share:  # would never fit: waiting cannot help
             raise FramingError(413, "request body too large or too complex for this server "
                                f"(parsed, it would take about {size // 2**20 + 1} MB)")
-        if not self.server.budget.take(size):
+
+    def _take_budget(self, size):
+        self._could_fit(self._body_size + size)
+        if not self.server.budget.take(size, self.attendee):
             raise FramingError(503, "the server is reading too many large request bodies at "
                                "once; try again in a moment", [("Retry-After", "1")])
         self._body_size += size
@@ -420,10 +510,7 @@ class Handler:
                 body = b"".join(pieces)
                 self._take_budget(parsed_cost(body))
                 return body
-            self._take_budget(size)
-            data = self.rfile.read(size)
-            if len(data) < size:
-                raise ClientGone("the client closed in the middle of a chunk")
+            data = self._read_counted(size, "the client closed in the middle of a chunk")
             if self._read_line(2, (400, "a chunk is longer than its size says")) != b"":
                 raise FramingError(400, "a chunk is longer than its size says")
             pieces.append(data)
@@ -435,14 +522,18 @@ class Handler:
             try:
                 route = self.owner.app.route(self.command, self.request_path)
                 route(self, self.request_path, body)
+                if not (self._head_sent or self.evicted):  # neither answered nor cut: a bug
+                    raise NoAnswer(f"{self.command} {self.exchange.path} gave no answer")
             except APIError as error:
-                self.send_error(error)
+                # An error may say more in headers, e.g. what a 405 allows (RFC 9110 15.5.6).
+                self.send_error(error, getattr(error, "headers", ()))
         except (ConnectionError, TimeoutError):  # the client left, also while sending an error
             self.close_connection = True
             self.exchange.outcome = "client_closed"
         except Exception as exc:  # noqa: BLE001 (a bug here: answer 500, say so in one line)
             self.close_connection = True
-            log(f"internal error answering {self.command} {self.exchange.path}: "
+            log(f"internal error: {exc}" if isinstance(exc, NoAnswer) else
+                f"internal error answering {self.command} {self.exchange.path}: "
                 f"{type(exc).__name__}: {exc}")
             self.exchange.outcome = "server_error"
             if not self._head_sent:
@@ -457,8 +548,11 @@ class Handler:
             self._publish()
 
     def _reject(self, error, outcome="rejected"):
-        """Answer a request that could not be read, then close."""
+        """Answer a request that could not be read, then close (quietly if it was closed to
+        make room: its end was not the client's doing, and no answer can reach it)."""
         self.close_connection = True
+        if self.evicted:
+            return
         if self.exchange is None:
             self.exchange = Exchange(self.connection_number, self.command, self.request_path)
         self.exchange.outcome = outcome
@@ -495,7 +589,8 @@ class Handler:
         except ValueError:
             reason = ""
         lines = [f"HTTP/1.1 {status} {reason}", "Server: glm-offline",
-                 f"Date: {formatdate(usegmt=True)}"]
+                 f"Date: {formatdate(usegmt=True)}",
+                 "X-Content-Type-Options: nosniff"]  # browsers never guess HTML from a body
         lines += [f"{name}: {value}" for name, value in fields]
         if self.close_connection:
             lines.append("Connection: close")
@@ -514,18 +609,24 @@ class Handler:
         self._send(head if self.command == "HEAD" else head + data)
 
     def start_chunked(self, status, content_type, headers=()):
+        """Start a body of unknown length: chunked, or for an HTTP/1.0 client, which cannot
+        read chunked (RFC 9112 7.1), ended by closing the connection."""
         self.exchange.status = status
-        self._send(self._head(status, [("Content-Type", content_type),
-                                       ("Transfer-Encoding", "chunked"),
+        self._chunked = self.request_version != "HTTP/1.0"
+        if not self._chunked:
+            self.close_connection = True
+        framing = [("Transfer-Encoding", "chunked")] if self._chunked else []
+        self._send(self._head(status, [("Content-Type", content_type), *framing,
                                        ("Cache-Control", "no-cache"), *headers]))
 
     def write_chunk(self, data):
         if data:
-            self._send(b"%x\r\n%s\r\n" % (len(data), data))
+            self._send(b"%x\r\n%s\r\n" % (len(data), data) if self._chunked else data)
 
     def end_chunked(self):
         self._publish()
-        self._send(b"0\r\n\r\n")
+        if self._chunked:
+            self._send(b"0\r\n\r\n")
 
     def abort(self):
         """Cut the connection without ending the body, as a failing network would."""
@@ -551,7 +652,9 @@ class HTTPServer:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.listener = socket.socket(family, socket.SOCK_STREAM)
         try:
-            self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            reuse = getattr(socket, address_reuse_option(), None)
+            if reuse is not None:
+                self.listener.setsockopt(socket.SOL_SOCKET, reuse, 1)
             if family == socket.AF_INET6 and host == "::":  # also IPv4, as ::ffff:a.b.c.d
                 self.listener.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
             self.listener.bind((host, port))
@@ -562,14 +665,18 @@ class HTTPServer:
         self.listener.settimeout(ACCEPT_POLL_SECONDS)
         self.port = self.listener.getsockname()[1]
         self.cap = limits.connections or default_connection_cap()
+        self.incomplete_cap = limits.incomplete or max(self.cap // 2, min(self.cap, 16))
         self.budget = ByteBudget(limits.bodies_in_flight)
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)  # any connection's state changed
         self._handlers = set()  # counted against the cap
         self._idle = {}  # handlers waiting for a request, oldest first
+        self._incomplete = {}  # handlers reading a request's head or body -> since when
+        self._incomplete_from = Counter()  # their number per attendee (address_group)
         self._refusing = set()
         self._numbers = iter(range(1, sys.maxsize))
         self.peak_connections = 0
+        self.accepted = 0  # connections accepted so far
         self._last_resource_log = 0.0
 
     def serve_forever(self, stopping):
@@ -606,8 +713,13 @@ class HTTPServer:
     def _admit(self, sock, address):
         with self._lock:
             number = next(self._numbers)
-            if len(self._handlers) >= self.cap and self._idle:
-                self._evict(next(iter(self._idle)))
+            self.accepted = number
+            if len(self._handlers) >= self.cap:
+                oldest = next(iter(self._incomplete), None)
+                if self._idle:
+                    self._evict(next(iter(self._idle)))
+                elif oldest and time.monotonic() - self._incomplete[oldest] > STALLED_SECONDS:
+                    self._evict(oldest)
             if len(self._handlers) < self.cap:
                 handler = Handler(self, sock, address, number)
                 self._handlers.add(handler)
@@ -630,8 +742,10 @@ class HTTPServer:
             self.connection_closed(handler)
 
     def _evict(self, handler):
-        """Close an idle keep-alive connection to make room (its client reconnects)."""
+        """Close an idle keep-alive connection (its client reconnects) or a stalled incomplete
+        request to make room."""
         self._idle.pop(handler, None)
+        self._forget_incomplete(handler)
         self._handlers.discard(handler)
         handler.evicted = True
         try:
@@ -647,17 +761,46 @@ class HTTPServer:
                 self._idle.pop(handler, None)
             self._changed.notify_all()
 
+    def set_incomplete(self, handler, incomplete):
+        """A request started arriving on `handler` (past the bounds on incomplete requests,
+        the oldest of its address, or of all, is closed), or it has arrived (or failed)."""
+        with self._lock:
+            if not incomplete:
+                self._forget_incomplete(handler)
+                return
+            if handler not in self._handlers or handler in self._incomplete:
+                return
+            attendee = handler.attendee
+            if self._incomplete_from[attendee] >= self.limits.incomplete_per_address:
+                self._evict(next(h for h in self._incomplete if h.attendee == attendee))
+            elif len(self._incomplete) >= self.incomplete_cap:
+                self._evict(next(iter(self._incomplete)))
+            self._incomplete[handler] = time.monotonic()
+            self._incomplete_from[attendee] += 1
+
+    def _forget_incomplete(self, handler):
+        if self._incomplete.pop(handler, None) is not None:
+            self._incomplete_from[handler.attendee] -= 1
+            if not self._incomplete_from[handler.attendee]:
+                del self._incomplete_from[handler.attendee]
+
     def connection_closed(self, handler):
         with self._lock:
             self._handlers.discard(handler)
             self._refusing.discard(handler)
             self._idle.pop(handler, None)
+            self._forget_incomplete(handler)
             self._changed.notify_all()
 
     @property
     def connections(self):
         with self._lock:
             return len(self._handlers)
+
+    @property
+    def incomplete_requests(self):
+        with self._lock:
+            return len(self._incomplete)
 
     def wait_until(self, condition, timeout):
         """Wait until condition(open, idle) (connection counts) holds; False on timeout."""

@@ -5,12 +5,15 @@
 
 Every request under /api/paas/v4/ is forwarded to the upstream with the caller's own
 Authorization header, and the reply is streamed back as it arrives (SSE chunk by chunk).
-Each exchange is appended to the cassette (format version 1, see cassettes.py) and the file
-is rewritten atomically, so stopping at any moment loses nothing. No header is ever written
-to disk: not Authorization, and no key or token anywhere in what is stored (the caller's own
-credential, its secret part, and anything shaped like a real key are replaced by
-"<redacted>" in bodies, streams and paths). One recorder writes a file at a time (a lock next
-to it; a second is refused), and no cookie an upstream sets is ever sent again.
+Each exchange is added to the cassette (format version 1, see cassettes.py): appended to a
+journal next to it, fsync'd, and merged into the file, written whole and atomically, when
+the recorder stops (journal.py), so stopping or being killed at any moment loses nothing.
+No header is ever written to disk: not Authorization, and no key or token anywhere in what
+is stored (the caller's own credential, its secret part, and anything shaped like a real key
+are replaced by "<redacted>" in bodies, streams and paths, and in the text a stream's deltas
+join into: stream_secrets.py). Memory is bounded: one recorded body at most
+MAX_RECORDED_BYTES, one SSE line MAX_SSE_LINE_BYTES. One recorder writes a file at a time (a
+lock next to it; a second is refused), and no cookie an upstream sets is ever sent again.
 
 Only what replay needs and cannot produce itself is recorded; every reply still reaches the
 client unchanged, and each skip is printed with its reason:
@@ -48,10 +51,10 @@ except ImportError:  # Windows
     fcntl = None
     import msvcrt
 
-from . import matching, provenance
+from . import journal, matching, provenance, stream_secrets
 from .cassette_schema import read_checked
 from .cassettes import FORMAT_VERSION, CassetteError, load_file
-from .redaction import credential_secrets, redact
+from .redaction import KEY_SHAPE, REDACTED, credential_secrets, redact
 from .server import API_PREFIX, Server, wait_for_interrupt
 from .validation import parse_body, validate_chat
 from .wire import APIError, http_error
@@ -62,6 +65,10 @@ PASSED_BACK_HEADERS = ("Retry-After",)
 CONNECT_TIMEOUT_SECONDS = 10
 MAX_TIMEOUT_SECONDS = 3600
 READ_SIZE = 64 * 1024
+# The most one recording holds in memory: a JSON reply, or a whole stream (a stream over it
+# still reaches the client, unrecorded; a JSON reply over it gets a 502).
+MAX_RECORDED_BYTES = 16 * 2**20
+MAX_SSE_LINE_BYTES = 4 * 2**20
 UPSTREAM_READ_ERRORS = (requests.RequestException, urllib3.exceptions.HTTPError, OSError)
 _NEWLINE = re.compile(rb"\r\n|\r|\n")
 # Requests the replay server validates (and so answers itself when invalid) before matching.
@@ -74,31 +81,63 @@ class SSERecorder:
 
     A gap is measured from the previous event's end (the first from the request start) to the
     blank line that ends the event, in milliseconds, as the replayer's event_delays_ms expects.
+    Each byte is looked at once, however the stream is cut. Bounded: a line over
+    MAX_SSE_LINE_BYTES or a stream over MAX_RECORDED_BYTES is not recorded (`refused` says
+    why) and nothing more is kept.
     """
 
     def __init__(self, started):
         self.lines = []
         self.delays_ms = []
-        self._pending = b""
+        self.refused = None
+        self._pending = bytearray()
+        self._after_cr = False  # a CR ended the last chunk: an LF first in the next one is its pair
+        self._size = 0
         self._last = started
         self._in_event = False
 
+    @property
+    def held_bytes(self):
+        """The bytes of the line not yet complete."""
+        return len(self._pending)
+
     def feed(self, data, now):
-        buffer = self._pending + data
-        start = 0
-        for match in _NEWLINE.finditer(buffer):
-            if match.group() == b"\r" and match.end() == len(buffer):
-                break  # maybe the first half of a CRLF split across chunks
-            self._line(buffer[start:match.start()], now)
+        if self.refused or not data:
+            return
+        self._size += len(data)
+        if self._size > MAX_RECORDED_BYTES:
+            return self._refuse(f"the stream is over {_mb(MAX_RECORDED_BYTES)} MB, the most one "
+                                "recording holds")
+        start = 1 if self._after_cr and data[:1] == b"\n" else 0
+        self._after_cr = False
+        for match in _NEWLINE.finditer(data, start):
+            if not self._add(data[start:match.start()]):
+                return
+            self._line(bytes(self._pending), now)
+            self._pending.clear()
             start = match.end()
-        self._pending = buffer[start:]
+            self._after_cr = start == len(data) and match.group() == b"\r"
+        self._add(data[start:])
 
     def close(self, now):
+        if self.refused:
+            return
         if self._pending:
-            self._line(self._pending.rstrip(b"\r"), now)
-            self._pending = b""
+            self._line(bytes(self._pending), now)
+            self._pending.clear()
         if self._in_event:
             self._end_event(now)
+
+    def _add(self, part):
+        if len(self._pending) + len(part) > MAX_SSE_LINE_BYTES:
+            self._refuse(f"the stream has a line over {_mb(MAX_SSE_LINE_BYTES)} MB")
+            return False
+        self._pending += part
+        return True
+
+    def _refuse(self, reason):
+        self.refused = reason
+        self.lines, self.delays_ms, self._pending = [], [], bytearray()
 
     def _line(self, raw, now):
         line = raw.decode("utf-8", errors="replace")  # per complete line, never per chunk
@@ -112,6 +151,10 @@ class SSERecorder:
         self.delays_ms.append(round((now - self._last) * 1000))
         self._last = now
         self._in_event = False
+
+
+def _mb(size):
+    return f"{size / 2**20:.4g}"
 
 
 class WriterLock:
@@ -160,8 +203,10 @@ def _try_lock(fd):
 
 
 class CassetteFile:
-    """The --output cassette: checked before recording starts, rewritten after each exchange,
-    by this recorder alone until close()."""
+    """The --output cassette: checked before recording starts, then written by this recorder
+    alone until close(). An exchange costs the same however many the file holds: the first
+    of a new file writes it whole, later ones are appended to its journal (journal.py), and
+    close() writes the file whole again; every write leaves a file that loads."""
 
     def __init__(self, path, upstream):
         self.path = Path(path)
@@ -179,9 +224,24 @@ class CassetteFile:
         except OSError as exc:
             raise CassetteError(f"{self.path}: cannot lock it for writing "
                                 f"({exc.strerror or exc})") from None
+        self._journal = journal.Appender(self.path)
+        try:
+            self._data = self._read()  # again, now that no one else writes it
+            if self._journal.path.exists():  # left by a recorder that was killed
+                self._write(self._data)
+                self._journal.remove()
+        except BaseException:
+            self._writer.release()
+            raise
+        self.recorded = len(self._data["interactions"])
+        self._appended = 0
 
     def _read(self):
         if not self.path.exists():
+            if journal.path_for(self.path).exists():
+                raise CassetteError(f"{self.path}: there is a journal of it "
+                                    f"({journal.path_for(self.path).name}) but no cassette; "
+                                    "restore the cassette, or move the journal away")
             return {"version": FORMAT_VERSION, "metadata": {}, "interactions": []}
         if not self.path.is_file():
             raise CassetteError(f"{self.path}: not a file")
@@ -189,7 +249,7 @@ class CassetteFile:
         return read_checked(self.path, FORMAT_VERSION)
 
     def add(self, method, path, body, response):
-        """Append one exchange and rewrite the file.
+        """Record one exchange: the whole file if it is new, else a line in its journal.
 
         Returns (name, True) for a new interaction; (name of the earlier one, False) when the
         same request (method, path, parsed body) is already recorded, since replay would
@@ -198,7 +258,7 @@ class CassetteFile:
         with self.lock:
             if self.closed:
                 return None, False
-            data = self._read()
+            data = self._data
             earlier = _same_request(data["interactions"], method, path, body)
             if earlier:
                 return earlier, False
@@ -208,20 +268,40 @@ class CassetteFile:
             while name in names:
                 number += 1
                 name = interaction_name(self.path.stem, number, body)
-            data["interactions"].append({"name": name,
-                                         "request": {"method": method, "path": path, "body": body},
-                                         "response": response})
-            data["metadata"] = self._metadata(data["metadata"], body, response)
-            self._write(data)
+            item = {"name": name, "request": {"method": method, "path": path, "body": body},
+                    "response": response}
+            metadata = self._metadata(data["metadata"], body, response)
+            if self.path.exists():
+                self._journal.append(item, metadata)
+                self._appended += 1
+            else:  # a new file (or one removed while recording): written whole
+                self._write({**data, "metadata": metadata,
+                             "interactions": [*data["interactions"], item]})
+                self._journal.remove()
+                self._appended = 0
+            data["interactions"].append(item)
+            data["metadata"] = metadata
             self.recorded = len(data["interactions"])
         return name, True
 
     def close(self):
-        """Refuse further writes (exchanges still in flight at shutdown are not recorded) and
-        let another recorder have the file. Idempotent."""
+        """Refuse further writes (exchanges still in flight at shutdown are not recorded),
+        write the file whole once more (its journal merged), and let another recorder have
+        the file. Idempotent."""
         with self.lock:
+            if self.closed:
+                return
             self.closed = True
-            self._writer.release()
+            try:
+                if self._appended:
+                    self._write(self._data)
+                    self._journal.remove()
+            except OSError as exc:  # the journal stays, and the loader still merges it
+                _say(f"could not write {self.path} whole ({exc.strerror or exc}); its journal "
+                     f"{self._journal.path.name} keeps the exchanges and loads with it")
+            finally:
+                self._journal.close()
+                self._writer.release()
 
     def _metadata(self, old, body, response):
         metadata = dict(old)
@@ -328,6 +408,30 @@ def _say(message):
     print(message, flush=True)
 
 
+def secret_spans(text, secrets):
+    """Where the secrets, and anything shaped like a real key, are in `text`: [(start, end)]."""
+    spans = [match.span() for match in KEY_SHAPE.finditer(text)]
+    for secret in secrets:
+        start = text.find(secret)
+        while start != -1:
+            spans.append((start, start + len(secret)))
+            start = text.find(secret, start + len(secret))
+    return spans
+
+
+def redact_stream(lines, secrets):
+    """(SSE lines with every secret hidden, in each line and in the text the deltas join
+    into; how many were replaced), or ValueError when one would still be there."""
+    def spans_of(text):
+        return secret_spans(text, secrets)
+
+    lines, joined = stream_secrets.redact(lines, spans_of, REDACTED)
+    lines, count = redact(lines, secrets)
+    if stream_secrets.find(lines, spans_of):
+        raise ValueError("a key or token is still in the text its deltas join into")
+    return lines, joined + count
+
+
 def session_without_cookies():
     """A requests.Session (for its connection pool) whose cookie jar never keeps a cookie:
     one attendee's upstream cookie must never be sent for another."""
@@ -406,10 +510,7 @@ class RecordApp:
                           f"({type(exc).__name__}: {reason})")
 
     def _relay_whole(self, handler, upstream, content_type, passed, record):
-        try:
-            data = upstream.content  # decoded: gzip/deflate bodies are stored readable
-        except requests.RequestException as exc:
-            raise self._unreachable(exc) from None
+        data = self._read_whole(handler, upstream)
         try:
             parsed = json.loads(data.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
@@ -418,6 +519,29 @@ class RecordApp:
         else:
             record({"status": upstream.status_code, "json": parsed})
         handler.send_bytes(upstream.status_code, content_type, data, passed)
+
+    def _read_whole(self, handler, upstream):
+        """The decoded body (gzip/deflate bodies are stored readable), at most
+        MAX_RECORDED_BYTES of it: a longer one is a 502, read no further."""
+        length = upstream.headers.get("Content-Length", "")
+        parts, size = [], 0
+        too_big = length.isdigit() and int(length) > MAX_RECORDED_BYTES
+        try:
+            for data in () if too_big else _live_chunks(upstream):
+                size += len(data)
+                if size > MAX_RECORDED_BYTES:
+                    too_big = True
+                    break
+                parts.append(data)
+        except UPSTREAM_READ_ERRORS as exc:
+            raise self._unreachable(exc) from None
+        if too_big:
+            reason = (f"the upstream's reply is over {_mb(MAX_RECORDED_BYTES)} MB, the most one "
+                      "recording holds")
+            _say(f"not recorded: {handler.command} {urlsplit(handler.path).path}: {reason}")
+            raise http_error(502, f"recording proxy: {reason}; it was neither passed on nor "
+                             "recorded")
+        return b"".join(parts)
 
     def _relay_stream(self, handler, upstream, content_type, passed, started, record):
         handler.start_chunked(upstream.status_code, content_type, passed)
@@ -440,8 +564,12 @@ class RecordApp:
                 raise
             handler.exchange.events_sent = len(recorder.delays_ms)
         recorder.close(time.monotonic())
-        record({"status": upstream.status_code, "sse": recorder.lines,
-                "event_delays_ms": recorder.delays_ms})
+        if recorder.refused:
+            _say(f"not recorded: {handler.command} {urlsplit(handler.path).path}: "
+                 f"{recorder.refused}")
+        else:
+            record({"status": upstream.status_code, "sse": recorder.lines,
+                    "event_delays_ms": recorder.delays_ms})
         handler.end_chunked()
 
     def _record(self, method, path, raw, response, secrets=()):
@@ -451,13 +579,28 @@ class RecordApp:
             return
         try:
             body = json.loads(raw.decode("utf-8")) if raw else None
-            (path, body, response), redacted = redact([path, body, response], secrets)
         except (UnicodeDecodeError, ValueError):
             _say(f"not recorded: the {method} {path} request body is not JSON")
             return
         except RecursionError:
             _say(f"not recorded: {method} {path} nests too deeply to be checked for keys")
             return
+        joined = 0
+        if "sse" in response:
+            try:
+                lines, joined = redact_stream(response["sse"], secrets)
+            except ValueError as exc:
+                _say(f"NOT RECORDED: the {method} {path} stream holds a key or token that could "
+                     f"not be redacted ({exc}); record it again with a prompt that does not "
+                     "make the model repeat a key")
+                return
+            response = {**response, "sse": lines}
+        try:
+            (path, body, response), redacted = redact([path, body, response], secrets)
+        except RecursionError:
+            _say(f"not recorded: {method} {path} nests too deeply to be checked for keys")
+            return
+        redacted += joined
         if redacted:
             _say(f"redacted {redacted} key(s) or token(s) in {method} {path} before recording "
                  "it; replay will only match a request without them")

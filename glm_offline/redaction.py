@@ -11,7 +11,8 @@ import re
 from .auth import bearer_credential
 
 REDACTED = "<redacted>"
-# The shape of real keys in public examples (docs/sources.md#authentication): 32 hex, ".", 16 alphanumerics.
+# The shape of real keys in public examples (docs/sources.md#authentication): 32 hex, ".",
+# 16 alphanumerics.
 KEY_SHAPE = re.compile(r"(?<![0-9A-Za-z])[0-9a-f]{32}\.[A-Za-z0-9]{16}(?![0-9A-Za-z])")
 # A JWT: two base64url JSON objects ('{"' encodes as "eyJ") and a signature.
 JWT_SHAPE = re.compile(r"(?<![0-9A-Za-z_-])eyJ[0-9A-Za-z_-]*\.eyJ[0-9A-Za-z_-]*\."

@@ -24,7 +24,7 @@ MATCH_HEADER = "X-GLM-Offline-Match"
 
 
 class InFlight:
-    """Requests in progress per API key, for the live API's concurrency limit (1302)."""
+    """Requests in progress per attendee, for the live API's concurrency limit (1302)."""
 
     def __init__(self, limit):
         self.limit = limit
@@ -103,10 +103,13 @@ class ReplayApp:
 
     def chat(self, handler, path, raw, coding=False):
         key_id, body = self.checked_body(handler, raw, coding)
-        if not self.in_flight.enter(key_id):
-            # The live limit is on requests in flight per key
-            # (docs/sources.md#rate-limits-and-retries); that it
-            # answers 429/1302 at once rather than queueing is what the docs describe.
+        # The live limit is on requests in flight per account, i.e. per key
+        # (docs/sources.md#rate-limits-and-retries); that it answers 429/1302 at once rather
+        # than queueing is what the docs describe. A room shares one offline key, so here it
+        # is per key and client address: on one machine (the case it models) the same as per
+        # key, and in a room one attendee at the limit does not put everyone at 429.
+        attendee = (key_id, handler.attendee)
+        if not self.in_flight.enter(attendee):
             return handler.send_error(api_error("1302"))
         try:
             fault = self.take_fault(handler, streaming=body.get("stream") is True)
@@ -117,7 +120,7 @@ class ReplayApp:
                 reply = reshape(reply, fault, handler.english())
             self.owner.write_reply(handler, reply)
         finally:
-            self.in_flight.leave(key_id)
+            self.in_flight.leave(attendee)
 
     def async_chat(self, handler, path, raw, coding=False):
         """Start a task whose polls replay the matching recording; answer its record."""
@@ -240,5 +243,7 @@ def v1_is_the_mistake(path):
 def allowed(method, methods, action):
     if method not in methods:
         names = ", ".join(methods[:-1]) + " or " + methods[-1] if len(methods) > 1 else methods[0]
-        raise http_error(405, f"{method} is not allowed here; use {names}")
+        error = http_error(405, f"{method} is not allowed here; use {names}")
+        error.headers = [("Allow", ", ".join(methods))]  # a 405 must say (RFC 9110 15.5.6)
+        raise error
     return action

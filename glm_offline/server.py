@@ -148,6 +148,11 @@ class Server:
         """Connections open now (0 when stopped)."""
         return self._httpd.connections if self._httpd else 0
 
+    @property
+    def connection_cap(self):
+        """Connections open at most (max_connections, or from the open-file limit)."""
+        return self._httpd.cap if self._httpd else None
+
     # -- what tests and lessons use ----------------------------------------------------
     def inject(self, kind, times=1, **params):
         """Make the next `times` chat requests fail as `kind` (see glm_offline.faults.KINDS);
@@ -245,7 +250,8 @@ def start(host="127.0.0.1", port=0, **options):
     Options: cassette_dirs, packaged_cassettes (False: only cassette_dirs' recordings, not
     the ones shipped in glm_offline/cassettes), strict, english (api.z.ai's English error
     messages; also per request with Accept-Language: en), max_in_flight (requests in
-    progress per API key; past it 429/1302 at once), max_connections, limits
+    progress per API key and client address, so per key on one machine; past it 429/1302
+    at once), max_connections, limits
     (glm_offline.http.Limits), api_keys, clock, verbose, and the stream options
     chunking="event"|"hostile", line_ending="lf"|"crlf", charset=True|False,
     pacing="realistic"|"instant". Each also reads GLM_OFFLINE_<NAME> (see options.py).

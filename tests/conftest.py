@@ -131,6 +131,8 @@ def read_response(stream):
     status_line = stream.readline().rstrip(b"\r\n")
     headers = {}
     for line in iter(stream.readline, b"\r\n"):
+        if not line:  # closed inside the head: no answer (readline would give b"" forever)
+            raise ConnectionError(f"the connection closed after {status_line[:100]!r}")
         name, _, value = line.decode("latin-1").partition(":")
         headers[name.strip().lower()] = value.strip()
     if headers.get("transfer-encoding") == "chunked":

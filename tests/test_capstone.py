@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 import glm_offline
+from glm_offline.cassette_schema import read_checked
 from glm_offline.record import start_recorder
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,7 +40,7 @@ def room(tmp_path):
         def bodies():
             if not output.exists():
                 return []
-            data = json.loads(output.read_text(encoding="utf-8"))
+            data = read_checked(output)  # the cassette with the recorder's journal merged
             return [item["request"]["body"] for item in data["interactions"]]
         yield server, proxy, bodies
 

@@ -23,6 +23,7 @@ import pytest
 import requests
 
 import glm_offline
+from glm_offline.cassette_schema import read_checked
 from glm_offline.cassettes import CassetteError, load_file
 from glm_offline.record import SSERecorder, run_recorder, start_recorder
 
@@ -49,7 +50,15 @@ def post(base_url, body, headers=None, **kwargs):
 
 
 def read_cassette(path):
-    return json.loads(path.read_text(encoding="utf-8"))
+    """The cassette as a loader sees it, while recording too (its journal merged)."""
+    return read_checked(path)
+
+
+def stored_text(path):
+    """Every byte the recorder wrote: the cassette and its journal, if any."""
+    journal = path.with_name(path.name + "-journal")
+    return path.read_text(encoding="utf-8") + (journal.read_text(encoding="utf-8")
+                                               if journal.exists() else "")
 
 
 SLOW_STREAM = ask("Count to two, slowly.", stream=True)
@@ -161,7 +170,7 @@ def test_cassette_never_holds_the_key_a_token_or_the_authorization_header(proxy,
     for number, headers in enumerate((auth(KEY), auth(token), {"Authorization": KEY})):
         body = ask(f"Keep secret number {number}?")  # a different request each time
         assert post(proxy.base_url, body, headers=headers).status_code == 200
-    text = output.read_text(encoding="utf-8")
+    text = stored_text(output)
     assert len(read_cassette(output)["interactions"]) == 3
     for secret in (KEY, KEY_SECRET, token, token.split(".")[2], "Bearer"):
         assert secret not in text
@@ -442,12 +451,18 @@ def test_keys_in_bodies_and_streams_are_redacted_before_anything_is_stored(upstr
         body["user_id"] = KEY
         direct = post(upstream.base_url, body)
         assert post(proxy.base_url, body).content == direct.content  # the client sees it all
-    text = output.read_text(encoding="utf-8")
+    text = stored_text(output)
     for secret in (KEY, KEY_SECRET, key_shaped):
         assert secret not in text
     assert text.count("<redacted>") >= 8  # 4 in each request body
-    assert "redacted 4 key(s) or token(s) in POST /api/paas/v4/chat/completions" in \
-        capsys.readouterr().out
+    # 4 in each request body, and the key the generated reply repeats: whole in the JSON reply,
+    # spread over several deltas in the stream (joined, they would rebuild it).
+    assert capsys.readouterr().out.count(
+        "redacted 5 key(s) or token(s) in POST /api/paas/v4/chat/completions") == 2
+    streamed = read_cassette(output)["interactions"][1]["response"]["sse"]
+    joined = "".join(json.loads(line[6:])["choices"][0]["delta"].get("content", "")
+                     for line in streamed if line.startswith("data: {"))
+    assert 'You said: "My key is <redacted>, secret' in joined
 
 
 class CookieUpstream(BaseHTTPRequestHandler):
@@ -499,3 +514,121 @@ def test_a_bad_timeout_is_refused_before_anything_starts(output, timeout):
     assert result.stderr.startswith("error: --timeout must be a number of seconds above 0")
     assert result.stderr.count("\n") == 1 and result.stdout == ""
     assert not output.exists()
+
+
+# -- bounded: one recorded body, one SSE line --------------------------------------------------
+
+class ChunkedUpstream(BaseHTTPRequestHandler):
+    """Answers every POST with `pieces` (chunked, or with a Content-Length when `sized`);
+    counts how many pieces it could write before the proxy hung up."""
+
+    protocol_version = "HTTP/1.1"
+    content_type = "application/json"
+    pieces = []
+    sized = False
+    written = []
+
+    def do_POST(self):  # noqa: N802 (stdlib name)
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(200)
+        self.send_header("Content-Type", self.content_type)
+        if self.sized:
+            self.send_header("Content-Length", str(sum(len(p) for p in self.pieces)))
+        else:
+            self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        count = 0
+        try:
+            for piece in self.pieces:
+                self.wfile.write(piece if self.sized else b"%x\r\n%s\r\n" % (len(piece), piece))
+                count += 1
+            if not self.sized:
+                self.wfile.write(b"0\r\n\r\n")
+        except OSError:
+            pass
+        ChunkedUpstream.written.append(count)
+
+    def log_message(self, format, *args):  # noqa: A002 (stdlib signature)
+        pass
+
+
+@pytest.fixture
+def chunked_upstream():
+    ChunkedUpstream.written = []
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), ChunkedUpstream)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/api/paas/v4"
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join()
+
+
+def big_json_pieces(megabytes):
+    return [b'{"choices": [{"message": {"content": "'] + [b"y" * 65536] * (16 * megabytes) + \
+        [b'"}}]}']
+
+
+@pytest.mark.parametrize("sized", [False, True])
+def test_a_json_reply_over_the_cap_gets_a_clear_502_and_is_not_recorded(chunked_upstream, output,
+                                                                        monkeypatch, capsys,
+                                                                        sized):
+    monkeypatch.setattr(glm_offline.record, "MAX_RECORDED_BYTES", 256 * 1024)
+    ChunkedUpstream.content_type, ChunkedUpstream.sized = "application/json", sized
+    ChunkedUpstream.pieces = big_json_pieces(64)  # 64 MB: more than the socket buffers hold
+    with start_recorder(chunked_upstream, output) as proxy:
+        response = post(proxy.base_url, ask("Answer at length."))
+        assert response.status_code == 502
+        assert response.json()["error"]["message"] == (
+            "recording proxy: the upstream's reply is over 0.25 MB, the most one recording "
+            "holds; it was neither passed on nor recorded")
+        ChunkedUpstream.content_type, ChunkedUpstream.pieces = "application/json", [b"{}"]
+        assert post(proxy.base_url, ask("Answer briefly.")).json() == {}  # still recording
+    assert ChunkedUpstream.written[0] < len(big_json_pieces(64)) - 1  # not read to the end
+    assert [i["request"]["body"] for i in read_cassette(output)["interactions"]] == \
+        [ask("Answer briefly.")]
+    assert "not recorded: POST /api/paas/v4/chat/completions: the upstream's reply is over " \
+        "0.25 MB" in capsys.readouterr().out
+
+
+def test_a_stream_over_the_cap_reaches_the_client_but_is_not_recorded(chunked_upstream, output,
+                                                                      monkeypatch, capsys):
+    monkeypatch.setattr(glm_offline.record, "MAX_RECORDED_BYTES", 256 * 1024)
+    event = b'data: {"choices":[{"index":0,"delta":{"content":"' + b"z" * 1000 + b'"}}]}\n\n'
+    ChunkedUpstream.content_type = "text/event-stream"
+    ChunkedUpstream.sized, ChunkedUpstream.pieces = False, [event] * 300 + [b"data: [DONE]\n\n"]
+    with start_recorder(chunked_upstream, output) as proxy:
+        response = post(proxy.base_url, ask("Stream at length.", stream=True))
+    assert response.status_code == 200
+    assert response.content == b"".join(ChunkedUpstream.pieces)
+    assert not output.exists()
+    assert "not recorded: POST /api/paas/v4/chat/completions: the stream is over 0.25 MB, the " \
+        "most one recording holds" in capsys.readouterr().out
+
+
+def test_an_sse_line_over_the_cap_reaches_the_client_but_is_not_recorded(chunked_upstream,
+                                                                         output, monkeypatch,
+                                                                         capsys):
+    monkeypatch.setattr(glm_offline.record, "MAX_SSE_LINE_BYTES", 64 * 1024)
+    ChunkedUpstream.content_type, ChunkedUpstream.sized = "text/event-stream", False
+    ChunkedUpstream.pieces = [b"data: "] + [b"x" * 1000] * 100  # 100 kB, never a newline
+    with start_recorder(chunked_upstream, output) as proxy:
+        response = post(proxy.base_url, ask("One endless line.", stream=True))
+    assert response.content == b"".join(ChunkedUpstream.pieces)
+    assert not output.exists()
+    assert "not recorded: POST /api/paas/v4/chat/completions: the stream has a line over " \
+        "0.0625 MB" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("piece", [1, 7, 4096])
+def test_the_sse_recorder_holds_at_most_one_line_however_the_line_arrives(monkeypatch, piece):
+    monkeypatch.setattr(glm_offline.record, "MAX_SSE_LINE_BYTES", 32 * 1024)
+    recorder = SSERecorder(started=0.0)
+    line = b"data: " + b"x" * 40_000
+    held = []
+    for start in range(0, len(line), piece):
+        recorder.feed(line[start:start + piece], now=0.1)
+        held.append(recorder.held_bytes)
+    recorder.close(now=0.2)
+    assert max(held) <= 32 * 1024 + piece
+    assert recorder.lines == [] and recorder.refused == "the stream has a line over 0.03125 MB"

@@ -1,12 +1,15 @@
 """A server for a whole room: the control surface only the instructor can use, the address
 `serve` prints for attendees, and one-line errors for every bad command-line argument."""
 
+import contextlib
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 
@@ -15,7 +18,7 @@ import requests
 
 import glm_offline
 import serve_process
-from conftest import auth
+from conftest import auth, read_response
 from glm_offline import control
 from glm_offline.control import CONTROL_HEADER, FAULTS_PATH
 from glm_offline.http import Headers
@@ -24,6 +27,9 @@ from glm_offline.wire import APIError
 
 HELLO = {"model": "glm-4-flash-250414",
          "messages": [{"role": "user", "content": "Say hello in one short sentence."}]}
+
+STREAMED = {"model": "glm-4-flash-250414", "stream": True,  # recorded: "hello-zh-stream"
+            "messages": [{"role": "user", "content": "用一句话打个招呼。"}]}
 
 
 @pytest.fixture(scope="module")
@@ -120,6 +126,109 @@ def test_only_peers_on_the_servers_own_machine_may_control_it(peer, local, allow
     else:
         with pytest.raises(APIError, match="from the server's own machine"):
             control.check(handler, Token())
+
+
+# -- max_in_flight in a room ---------------------------------------------------------------------
+
+def post_from(source, port, timeout=10):
+    """POST HELLO from a loopback address of the caller's choice (127.0.0.0/8 on Linux);
+    returns (status, business code or None)."""
+    data = json.dumps(HELLO).encode()
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout,
+                                  source_address=(source, 0)) as sock:
+        sock.sendall(b"POST /api/paas/v4/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     b"Authorization: Bearer " + glm_offline.OFFLINE_API_KEY.encode()
+                     + b"\r\nContent-Length: %d\r\n\r\n" % len(data) + data)
+        response = read_response(sock.makefile("rb"))
+    error = json.loads(response.body).get("error") if response.status != 200 else None
+    return response.status, error and error["code"]
+
+
+def test_max_in_flight_counts_per_attendee_not_for_the_whole_room():
+    """The whole room shares one key: counted per key, one attendee put everyone at 429."""
+    with glm_offline.start(pacing="instant", max_in_flight=1) as server:
+        server.inject("slow_first_byte", seconds=30)  # cut short by stop()
+
+        def hold():
+            with contextlib.suppress(OSError):  # stop() closes it unanswered
+                post_from("127.0.0.2", server.port, 40)
+        holder = threading.Thread(target=hold, daemon=True)
+        holder.start()
+        deadline = time.monotonic() + 5
+        while server.faults.pending() and time.monotonic() < deadline:
+            time.sleep(0.01)  # until the holder's request has taken the fault: in flight
+        assert server.faults.pending() == []
+        assert post_from("127.0.0.2", server.port) == (429, "1302")  # the same attendee
+        assert post_from("127.0.0.3", server.port) == (200, None)  # another one
+        assert post_from("127.0.0.1", server.port) == (200, None)
+
+
+# -- the open-file limit ---------------------------------------------------------------------------
+
+def serve_with_file_limit(soft, hard):
+    """`serve` started under an open-file limit (as a macOS shell's 256); (process, port,
+    what it printed up to its base URL)."""
+    import resource
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("GLM_OFFLINE_")}
+    process = subprocess.Popen([sys.executable, "-u", "-m", "glm_offline", "serve", "--port", "0"],
+                               stdout=subprocess.PIPE, text=True, env=environment,
+                               preexec_fn=limit)
+    printed = []
+    for line in process.stdout:  # serve prints its address within a second or two
+        printed.append(line)
+        if "ZHIPUAI_BASE_URL=" in line:
+            return process, port_of(line.split("=", 1)[1].strip()), "".join(printed)
+    serve_process.stop(process)
+    raise AssertionError("serve printed no base URL: " + "".join(printed))
+
+
+def a_room_at_once(port, attendees=100):
+    """Every attendee connected before any sends, then streaming (paced as recorded, a second
+    or two): each connection is open and busy at the same time. The statuses they got (a
+    connection closed to make room has none)."""
+    data = json.dumps(STREAMED, ensure_ascii=False).encode()
+    request = (b"POST /api/paas/v4/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+               b"Authorization: Bearer " + glm_offline.OFFLINE_API_KEY.encode()
+               + b"\r\nContent-Length: %d\r\n\r\n" % len(data) + data)
+    room = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(attendees)]
+    statuses = []
+    try:
+        for sock in room:
+            sock.sendall(request)
+        for sock in room:
+            try:
+                response = read_response(sock.makefile("rb"))
+                statuses.append(response.status if response.ended else None)
+            except (OSError, ValueError):
+                statuses.append(None)
+    finally:
+        for sock in room:
+            sock.close()
+    return statuses
+
+
+def test_serve_under_a_low_file_limit_serves_a_room_and_says_what_to_run():
+    """At a 256 file-descriptor limit 4 of 100 attendees got 503."""
+    process, port, printed = serve_with_file_limit(256, 256)  # cannot be raised
+    try:
+        said = re.search(r"at most (\d+) connections at once: the open-file limit is 256;.* "
+                         r"run `ulimit -n 4096`", printed)
+        assert said and int(said.group(1)) >= 128  # a room of 100, and some to spare
+        assert a_room_at_once(port) == [200] * 100
+    finally:
+        serve_process.stop(process)
+
+
+def test_serve_raises_a_low_soft_file_limit_itself():
+    process, port, printed = serve_with_file_limit(256, 4096)
+    try:
+        assert "ulimit" not in printed
+        assert a_room_at_once(port) == [200] * 100
+    finally:
+        serve_process.stop(process)
 
 
 # -- serve in a room, and the fault command ----------------------------------------------------
