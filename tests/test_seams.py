@@ -27,7 +27,8 @@ RULES = {  # what the modules of each product may import (top-level names)
 }
 # The browser edition's build tool (glm_lessons/browser/) runs at build time only, with
 # requirements-browser.txt: it may also use what building and drawing the edition takes.
-BUILD_TOOL = ("glm_lessons/browser", {"nbformat", "nbclient", "jupyterlite_pyodide_kernel"})
+BUILD_TOOL = ("glm_lessons/browser", {"nbformat", "nbclient", "jupyter_client",
+                                       "jupyterlite_pyodide_kernel"})
 
 
 def modules(product, root=ROOT):

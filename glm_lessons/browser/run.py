@@ -3,9 +3,11 @@ in-process (GLM_OFFLINE_IN_PROCESS=1) and no sockets at all (a first hidden cell
 socket.socket refuse to exist). Used by the tests and by the build (to draw the pictures)."""
 
 import os
+import tempfile
 from pathlib import Path
 
 import nbformat
+from jupyter_client import KernelManager
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,5 +33,9 @@ def run_in_process(path, env=None, timeout=60):
     client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(Path(path).parent)}},
                             allow_errors=True)
-    client.execute(env=kernel_env)
+    with tempfile.TemporaryDirectory(prefix="glm-kernel-") as sockets:
+        # IPC, not TCP: kernels started side by side cannot race for the same free port
+        client.km = KernelManager(kernel_name="python3", transport="ipc",
+                                  ip=str(Path(sockets) / "kernel"))
+        client.execute(env=kernel_env)
     return stored, notebook.cells[1:]
