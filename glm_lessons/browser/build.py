@@ -201,7 +201,7 @@ def contents(folder):
     (folder / "README.md").write_text(site.index_markdown(ROOT / "notebooks"), encoding="utf-8")
 
 
-def lite_config(first):
+def lite_config():
     return {"jupyter-lite-schema-version": 0, "jupyter-config-data": {
         "appName": "GLM over HTTP (browser edition)",
         "exposeAppInBrowser": True,  # the checks drive the app through window.jupyterapp
@@ -225,7 +225,7 @@ def build(dest, cache=CACHE, log=print):
         comm = pyodide_folder(source / "static" / "pyodide", cache, picture_folder)
         contents(source / "files")
         first = site.first_notebook(source / "files")
-        (source / "jupyter-lite.json").write_text(json.dumps(lite_config(first), indent=1),
+        (source / "jupyter-lite.json").write_text(json.dumps(lite_config(), indent=1),
                                                   encoding="utf-8")
         (source / ".jupyterlite.doit.db").unlink(missing_ok=True)
         if dest.exists():

@@ -12,7 +12,7 @@ START_HERE = "00-start-here.ipynb"
 # Lesson cells that run another program (subprocess): a browser cannot start one, and an
 # in-process server cannot answer one. The lessons' thread pools (05, 08) need threads,
 # which the browser lacks too, but run in-process under CPython.
-RUNS_A_PROGRAM = {"10": "run_chat("}
+RUNS_A_PROGRAM = {"10": "= run_chat("}  # the cells that run chat.py
 
 
 def edition_lessons(notebooks):
