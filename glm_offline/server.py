@@ -27,6 +27,7 @@ from .options import (
     STREAM_DEFAULTS,
     STREAM_OPTIONS,
     check_stream_options,
+    in_process,
     server_options,
     stream_options_from_env,
 )
@@ -254,5 +255,11 @@ def start(host="127.0.0.1", port=0, **options):
     (glm_offline.http.Limits), api_keys, clock, verbose, and the stream options
     chunking="event"|"hostile", line_ending="lf"|"crlf", charset=True|False,
     pacing="realistic"|"instant". Each also reads GLM_OFFLINE_<NAME> (see options.py).
+
+    In the browser (or with GLM_OFFLINE_IN_PROCESS=1) there is no socket: the server is
+    answered in-process through `requests` (inprocess.py), at a base URL of its own.
     """
+    if in_process():
+        from .inprocess import InProcessServer  # it builds on Server
+        return InProcessServer(**options).start()
     return Server(host, port, **options).start()
