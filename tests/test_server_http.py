@@ -179,9 +179,9 @@ def test_every_answer_says_nosniff_and_a_405_says_what_is_allowed(served):
 
 
 def test_a_bug_while_reading_a_request_is_a_500_and_one_line(capfd, monkeypatch):
-    def broken(handler):
+    def broken(reader, request):
         raise KeyError("a bug")
-    monkeypatch.setattr(glm_offline.http.Handler, "_read_body", broken)
+    monkeypatch.setattr(glm_offline.http.RequestReader, "read_body", broken)
     with glm_offline.start(pacing="instant") as server:
         response = send(server.port, head(b"Content-Length: %d" % len(HELLO)) + HELLO)
         assert (response.status, response.headers["connection"]) == (500, "close")
