@@ -11,6 +11,9 @@ is a stand-in whose offline-only demos (faults, stream options, the server's his
 line that they need the offline server and then do nothing, so a lesson cell never branches; and
 an answer whose `model` differs from the request's gets one line saying so (model_watch); and a
 call that cannot connect, or whose key is refused, ends in one line, not a traceback (live_errors).
+In the browser edition (sys.platform "emscripten") there is no live mode: a web page may not
+call the API (its answers carry no CORS headers), so a key is ignored, in one line, and the
+server is answered in-process (glm_offline.start() makes one there; glm_offline/inprocess.py).
 Offline, with `lesson`, a second line says where that lesson's recordings come from and when
 they were last checked against the live API (recordings.py, from the cassettes' metadata).
 """
@@ -18,6 +21,7 @@ they were last checked against the live API (recordings.py, from the cassettes' 
 import contextlib
 import os
 import re
+import sys
 import threading
 
 import glm_offline
@@ -34,13 +38,18 @@ LINES = {  # what connect() prints, in the lesson's language
            "live": "Mode: live (ZHIPUAI_API_KEY set; GLM_OFFLINE=1 goes back offline), "
                    "requests go to {host}",
            "note": "(live mode: {what} needs the offline server; "
-                   "set GLM_OFFLINE=1 to see it)"},
+                   "set GLM_OFFLINE=1 to see it)",
+           "browser": "Mode: offline (the browser edition: a web page cannot call the live "
+                      "API, so ZHIPUAI_API_KEY is ignored), recorded GLM responses "
+                      "from an in-page server"},
     "zh": {"offline": "模式：离线（未设置 ZHIPUAI_API_KEY），由本地服务器回放录制好的 GLM 响应",
            "forced": "模式：离线（GLM_OFFLINE={flag}，已忽略 ZHIPUAI_API_KEY），"
                      "由本地服务器回放录制好的 GLM 响应",
            "live": "模式：在线（已设置 ZHIPUAI_API_KEY；设置 GLM_OFFLINE=1 可回到离线），"
                    "请求发往 {host}",
-           "note": "（在线模式：{what}需要离线服务器；设置 GLM_OFFLINE=1 即可看到）"},
+           "note": "（在线模式：{what}需要离线服务器；设置 GLM_OFFLINE=1 即可看到）",
+           "browser": "模式：离线（浏览器版：网页无法调用在线 API，已忽略 ZHIPUAI_API_KEY），"
+                      "由页面内的服务器回放录制好的 GLM 响应"},
 }
 WHAT = {  # the offline-only demos, named in the note
     "inject": {"en": "injecting a fault", "zh": "注入故障"},
@@ -60,7 +69,7 @@ def connect(language="en", environ=None, lesson=None):
     api_key = environ.get("ZHIPUAI_API_KEY", "").strip()
     flag = environ.get("GLM_OFFLINE", "").strip()  # 1/true/yes/on forces offline; 0/... not
     forced = bool(flag) and parse_flag("GLM_OFFLINE", flag)
-    if api_key and not forced:
+    if api_key and not forced and sys.platform != "emscripten":
         base_url = environ.get("ZHIPUAI_BASE_URL", "").strip() or LIVE_BASE_URL
         print(LINES[language]["live"].format(host=host_of(base_url)))
         model_watch.watch(base_url, language)  # one line when an answer's model differs
@@ -69,7 +78,11 @@ def connect(language="en", environ=None, lesson=None):
     model_watch.unwatch()
     live_errors.unwatch()
     server = shared_server()  # one per kernel, however often the setup cell runs
-    print(LINES[language]["forced"].format(flag=flag) if api_key else LINES[language]["offline"])
+    if api_key and sys.platform == "emscripten":  # browsers may not call the API (CORS)
+        print(LINES[language]["browser"])
+    else:
+        print(LINES[language]["forced"].format(flag=flag) if api_key
+              else LINES[language]["offline"])
     line = None if lesson is None else recordings.lesson_line(lesson, language)
     if line:
         print(line)

@@ -11,10 +11,21 @@ pyplot, so the lessons' pictures never change a learner's own plot settings.
 Chinese labels need a font with the glyphs: the noto-cjk-sans-otc package (Noto Sans CJK,
 SIL Open Font License 1.1) is registered here; without such a font the labels fall back to
 English, and one line says so.
+
+The browser edition has no matplotlib: there each function shows the picture drawn from the
+same arguments when the edition was built (glm_lessons/browser/pictures.py runs the lessons
+under CPython with GLM_LESSONS_PICTURES set, and every picture drawn is saved under a key made
+of its function and arguments), with its title as alt text.
 """
 
+import base64
 import functools
+import hashlib
+import html
 import itertools
+import os
+import sys
+from pathlib import Path
 
 from glm_offline.cassettes import PACKAGE_CASSETTES, Library
 from glm_offline.wire import event_chunk
@@ -205,7 +216,48 @@ def _small_png(drawn):
     return small.getvalue()
 
 
+# -- drawn here, or drawn when the browser edition was built -------------------------------
+PICTURES_ENV = "GLM_LESSONS_PICTURES"  # a folder: save every picture drawn there (build time)
+SHIPPED = Path(__file__).resolve().parent / "pictures"  # in the browser edition's wheel
+NOT_SHIPPED = "(the browser edition has no picture drawn for these values; the desktop setup " \
+    "draws it)"
+
+
+def picture_key(name, args, kwargs):
+    """The same on CPython and in the browser for the same arguments (their repr)."""
+    text = repr((name, args, sorted(kwargs.items())))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
+
+
+class ShippedPicture(Picture):
+    """A picture drawn at build time: the PNG, shown with its title as alt text."""
+
+    def _repr_html_(self):
+        data = base64.b64encode(self.png).decode("ascii")
+        return f'<img alt="{html.escape(self.title)}" src="data:image/png;base64,{data}">'
+
+
+def _drawn_or_shipped(function):
+    @functools.wraps(function)
+    def picture(*args, **kwargs):
+        key = picture_key(function.__name__, args, kwargs)
+        if sys.platform == "emscripten":
+            if not (SHIPPED / f"{key}.png").exists():
+                print(NOT_SHIPPED)
+                return None
+            return ShippedPicture(None, (SHIPPED / f"{key}.txt").read_text(encoding="utf-8"),
+                                  (SHIPPED / f"{key}.png").read_bytes())
+        drawn = function(*args, **kwargs)
+        folder = os.environ.get(PICTURES_ENV)
+        if folder:
+            Path(folder, f"{key}.png").write_bytes(drawn.png)
+            Path(folder, f"{key}.txt").write_text(drawn.title, encoding="utf-8")
+        return drawn
+    return picture
+
+
 # -- the pictures ----------------------------------------------------------------------------
+@_drawn_or_shipped
 def stream_timeline(recording, language="en"):
     """Lesson 03: each event of a recorded stream at the moment it is written, against the
     one moment a response read without stream=True hands everything over: the last."""
@@ -232,6 +284,7 @@ def stream_timeline(recording, language="en"):
     return _draw(language, draw)
 
 
+@_drawn_or_shipped
 def thinking_timeline(recording, language="en"):
     """Lesson 04: how many characters of reasoning and of answer have arrived, over time."""
     events = recorded_stream(recording)
@@ -256,6 +309,7 @@ def thinking_timeline(recording, language="en"):
     return _draw(language, draw)
 
 
+@_drawn_or_shipped
 def retry_timeline(delays, ceilings, deadline, language="en"):
     """Lesson 05: a request that keeps failing, and its retries: retry n may land anywhere
     in its window, from the failure before it to that plus its ceiling; `delays` are where
@@ -295,6 +349,7 @@ def retry_timeline(delays, ceilings, deadline, language="en"):
     return _draw(language, draw)
 
 
+@_drawn_or_shipped
 def retry_room(without_jitter, with_jitter, bucket=0.25, language="en"):
     """Lesson 05: many clients that failed at the same moment; each list holds, per client,
     the times (seconds after the failure) of its retries. Requests per time bucket."""
@@ -314,6 +369,7 @@ def retry_room(without_jitter, with_jitter, bucket=0.25, language="en"):
     return _draw(language, draw, 1, 2, {"left": 0.08, "top": 0.8, "wspace": 0.08}, sharey=True)
 
 
+@_drawn_or_shipped
 def token_renewals(calls, language="en"):
     """Lesson 01: `calls` are (seconds, token) pairs, the token a TokenCache gave at that
     moment of its injected clock. Each token's life is read from its own claims (timestamp

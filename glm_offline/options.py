@@ -9,6 +9,7 @@ names the option and the values it takes. Flags read from the environment take
 """
 
 import os
+import sys
 
 # Stream options: how a stream is written (chunking, line endings, charset, pacing).
 STREAM_OPTIONS = {
@@ -28,6 +29,19 @@ SERVER_OPTIONS = {
 }
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 MAX_COUNT = 100000
+
+
+IN_PROCESS_ENV = "GLM_OFFLINE_IN_PROCESS"
+
+
+def in_process(environ=None, platform=None):
+    """Whether glm_offline.start() makes an in-process server (inprocess.py) rather than one on
+    a socket: always in the browser (sys.platform "emscripten": no sockets there), and where
+    GLM_OFFLINE_IN_PROCESS is on (the tests run the browser edition's lessons that way)."""
+    environ = os.environ if environ is None else environ
+    platform = sys.platform if platform is None else platform
+    text = environ.get(IN_PROCESS_ENV, "").strip()
+    return platform == "emscripten" or (bool(text) and parse_flag(IN_PROCESS_ENV, text))
 
 
 def env_name(option):

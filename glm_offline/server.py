@@ -4,7 +4,7 @@
         requests.post(server.base_url + "/chat/completions",
                       headers={"Authorization": f"Bearer {server.api_key}"}, json=..., timeout=10)
 
-Where each part lives: http.py (HTTP/1.1 framing, limits, the connection cap), routes.py
+Where each part lives: http/ (HTTP/1.1 framing, limits, the connection cap), routes.py
 (which path does what: chat, async tasks, the control endpoint), streams.py (writing
 replies), tasks.py (async tasks), faults.py (the fault table), control.py (the instructor's
 control surface and its token), options.py (every option, in code and in the environment),
@@ -23,12 +23,19 @@ from .auth import OFFLINE_API_KEY, Authenticator
 from .cassettes import PACKAGE_CASSETTES, Library
 from .control import ControlToken
 from .faults import FaultQueue
-from .history import History
-from .http import HTTPServer, Limits
-from .options import STREAM_DEFAULTS, check_stream_options, server_options, stream_options_from_env
+from .history import Exchange, History
+from .http import Limits, Listener, Site, log
+from .options import (
+    STREAM_DEFAULTS,
+    check_stream_options,
+    in_process,
+    server_options,
+    stream_options_from_env,
+)
 from .routes import API_PREFIX, ReplayApp
 from .streams import write_reply
 from .tasks import TaskTable
+from .wire import APIError, http_error
 
 
 class Server:
@@ -89,7 +96,7 @@ class Server:
                 raise RuntimeError("this server was stopped;"
                                    " call glm_offline.start() for a new one")
             try:
-                httpd = HTTPServer(self, self.host, self.port, self.limits)
+                httpd = Listener(self.host, self.port, self.limits, self._site())
             except (OSError, OverflowError) as exc:
                 reason = getattr(exc, "strerror", None) or exc
                 raise OSError(f"cannot listen on {self.host}:{self.port}: {reason}") from None
@@ -189,6 +196,26 @@ class Server:
         return self.history.wait_for(count, timeout)
 
     # -- what the HTTP layer and the apps call -----------------------------------------
+    def _site(self):
+        """What the HTTP layer answers with (the app, routed) and tells (the history)."""
+        return Site(app=self._answer, error=http_error, exchange=Exchange,
+                    publish=self._publish, english=self.english_for)
+
+    def _answer(self, handler, body):
+        try:
+            self.app.route(handler.command, handler.request_path)(handler, handler.request_path,
+                                                                  body)
+        except APIError as error:
+            # An error may say more in headers, e.g. what a 405 allows (RFC 9110 15.5.6).
+            handler.send_error(error, getattr(error, "headers", ()))
+
+    def _publish(self, handler):
+        exchange = handler.exchange
+        self.record(exchange)
+        if self.verbose:
+            log(f"{handler.client_address[0]} {handler.command} {exchange.path} "
+                f"{exchange.status} {exchange.source}")
+
     def record(self, exchange):
         self.history.add(exchange)
 
@@ -278,5 +305,11 @@ def start(host="127.0.0.1", port=0, **options):
     (glm_offline.http.Limits), api_keys, clock, verbose, and the stream options
     chunking="event"|"hostile", line_ending="lf"|"crlf", charset=True|False,
     pacing="realistic"|"instant". Each also reads GLM_OFFLINE_<NAME> (see options.py).
+
+    In the browser (or with GLM_OFFLINE_IN_PROCESS=1) there is no socket: the server is
+    answered in-process through `requests` (inprocess.py), at a base URL of its own.
     """
+    if in_process():
+        from .inprocess import InProcessServer  # it builds on Server
+        return InProcessServer(**options).start()
     return Server(host, port, **options).start()

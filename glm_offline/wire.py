@@ -9,7 +9,9 @@ import json
 import re
 import time
 
-JSON_CONTENT_TYPE = "application/json; charset=UTF-8"
+# The HTTP layer writes JSON bodies too; other modules import these from here.
+from .http.writer import JSON_CONTENT_TYPE, dumps  # noqa: F401
+
 # Captured exactly like this (no space before charset) on the Z.ai host of the platform.
 SSE_CONTENT_TYPE = "text/event-stream;charset=UTF-8"
 SSE_CONTENT_TYPE_NO_CHARSET = "text/event-stream"
@@ -162,11 +164,6 @@ def spring_not_found(path, now):
     millis = int(now * 1000) % 1000
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{millis:03d}+00:00"
     return {"timestamp": stamp, "status": 404, "error": "Not Found", "path": path}
-
-
-def dumps(obj):
-    """Compact JSON with Chinese kept as UTF-8, the way the service sends it."""
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
 
 
 def response_id(seed, created):

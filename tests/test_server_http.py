@@ -5,7 +5,6 @@ import json
 import re
 import select
 import socket
-import threading
 import time
 
 import pytest
@@ -53,34 +52,18 @@ def served():
         yield server
 
 
+# Every framing case is in tests/test_http_reader.py, on bytes; here, that each kind of error
+# (body, transfer coding, header, request line) reaches the client as a GLM-shaped answer.
 @pytest.mark.parametrize("data, status, message", [
     (head(b"Content-Length: " + b"9" * 5000) + HELLO, 413, "request body over"),
     (head(b"Content-Length: " + b"0" * 5000 + b"5") + b"hello", 400, None),  # 5 bytes: not JSON
-    (head(b"Content-Length: %d" % len(HELLO), b"Content-Length: 3") + HELLO, 400,
-     "conflicting Content-Length"),
-    (head(b"Content-Length: 3, 4") + HELLO, 400, "conflicting Content-Length"),
-    (head(b"Transfer-Encoding: xchunked") + b"0\r\n\r\n", 400, "must end with chunked"),
-    (head(b"Transfer-Encoding: chunkedy") + b"0\r\n\r\n", 400, "must end with chunked"),
-    (head(b"Transfer-Encoding: chunked, gzip") + b"0\r\n\r\n", 400, "must end with chunked"),
     (head(b"Transfer-Encoding: gzip, chunked") + b"0\r\n\r\n", 501, "only the chunked"),
-    (head(b"Transfer-Encoding: chunked", b"Content-Length: 5") + b"0\r\n\r\n", 400,
-     "both Transfer-Encoding and Content-Length"),
-    (head(b"Content-Length : 5") + b"hello", 400, "whitespace before the colon"),
-    (head(b"X-Folded: a", b" b") + b"", 400, "obsolete folding"),
-    (head(b"X-Nul: a\x00b"), 400, "CR or NUL"),
-    (b"POST " + CHAT.encode() + b" HTTP/1.1\r\nContent-Length: 0\r\n\r\n", 400,
-     "exactly one Host"),
-    (head(b"Host: other"), 400, "exactly one Host"),
-    (head(b"Transfer-Encoding: chunked") + b"0x5\r\nhello\r\n0\r\n\r\n", 400,
-     "malformed chunked"),
     (head(b"Transfer-Encoding: chunked") + b"2\r\nhello\r\n0\r\n\r\n", 400,
      "longer than its size"),
-    (head(line=b"POST " + CHAT.encode() + b"  HTTP/1.1"), 400, "METHOD /path HTTP/1.1"),
+    (head(b"Host: other"), 400, "exactly one Host"),
     (head(line=b"POST api/paas HTTP/1.1"), 400, "starting with /"),
-], ids=["cl-5000-digits", "cl-leading-zeros", "cl-duplicate-conflict", "cl-list-conflict",
-        "te-prefix", "te-suffix", "te-not-last", "te-gzip", "te-and-cl", "space-before-colon",
-        "obs-fold", "nul-in-value", "no-host", "two-hosts", "chunk-size-0x",
-        "chunk-too-long", "double-space", "relative-target"])
+], ids=["cl-5000-digits", "cl-leading-zeros", "te-gzip", "chunk-too-long", "two-hosts",
+        "relative-target"])
 def test_framing_errors_get_a_glm_shaped_answer(served, data, status, message):
     response = send(served.port, data)
     assert response.status == status
@@ -105,23 +88,6 @@ def test_expect_100_continue_gets_an_interim_answer(served):
         assert stream.readline() == b"\r\n"
         sock.sendall(HELLO)
         assert read_response(stream).status == 200
-
-
-def test_a_million_byte_chunked_body_is_read_in_linear_time(served):
-    """Rebuilding the body by concatenation took 22 s of CPU for a million 1-byte chunks."""
-    body = json.dumps({"model": "glm-4-flash-250414", "messages": [
-        {"role": "user", "content": "x" * 300_000}]}).encode()
-    framed = b"".join(b"1\r\n%c\r\n" % byte for byte in body) + b"0\r\n\r\n"
-    started = time.process_time()
-    with socket.create_connection(("127.0.0.1", served.port), timeout=30) as sock:
-        sender = threading.Thread(target=sock.sendall, args=(
-            head(b"Transfer-Encoding: chunked") + framed,))
-        sender.start()
-        response = read_response(sock.makefile("rb"))
-        sender.join(timeout=30)
-    assert response.status == 400  # strict: no recording; what matters is that it was read
-    assert b"strict mode" in response.body
-    assert time.process_time() - started < 10  # server and client share this process
 
 
 def test_an_internal_error_is_a_500_and_one_line(capfd):
@@ -179,9 +145,9 @@ def test_every_answer_says_nosniff_and_a_405_says_what_is_allowed(served):
 
 
 def test_a_bug_while_reading_a_request_is_a_500_and_one_line(capfd, monkeypatch):
-    def broken(handler):
+    def broken(reader, request):
         raise KeyError("a bug")
-    monkeypatch.setattr(glm_offline.http.Handler, "_read_body", broken)
+    monkeypatch.setattr(glm_offline.http.RequestReader, "read_body", broken)
     with glm_offline.start(pacing="instant") as server:
         response = send(server.port, head(b"Content-Length: %d" % len(HELLO)) + HELLO)
         assert (response.status, response.headers["connection"]) == (500, "close")

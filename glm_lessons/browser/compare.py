@@ -1,0 +1,53 @@
+"""What a check compares of a lesson's outputs: what nbval compares (streams, text outputs,
+an error's name; not images or HTML), sanitised as tests/nbval_sanitize.cfg says, with the
+in-process server's base URL read as a local server's (the edition's one deliberate
+difference: http://glm-offline.invalid/... where a desktop run prints 127.0.0.1:PORT)."""
+
+import configparser
+import re
+from pathlib import Path
+
+SANITIZE_CFG = Path(__file__).resolve().parents[2] / "tests" / "nbval_sanitize.cfg"
+IN_PROCESS_ORIGIN = (re.compile(r"http://glm-offline(-\d+)?\.invalid"), "http://127.0.0.1:PORT")
+NOT_COMPARED = {"image/png", "image/jpeg", "image/svg+xml", "text/html"}  # nbval's default
+
+
+def sanitisers(cfg=SANITIZE_CFG):
+    config = configparser.ConfigParser()
+    config.read(cfg)
+    return [IN_PROCESS_ORIGIN] + [(re.compile(section["regex"]), section["replace"])
+                                  for name, section in config.items() if name != "DEFAULT"]
+
+
+def exception_name(ename):
+    """ipykernel's ename is the class's name; Pyodide's kernel gives str() of the class:
+    "<class 'UnicodeDecodeError'>", "<class 'requests.exceptions.ReadTimeout'>"."""
+    match = re.fullmatch(r"<class '(?:[\w.]+\.)?(\w+)'>", ename)
+    return match.group(1) if match else ename
+
+
+def comparable(outputs, rules=None):
+    """A cell's outputs (nbformat dicts) as [(kind, text)], consecutive stream pieces of
+    the same stream joined, every text sanitised."""
+    rules = sanitisers() if rules is None else rules
+    merged = []
+    for output in outputs:
+        if output["output_type"] == "stream":
+            shown = [(output["name"], output["text"])]
+        elif output["output_type"] == "error":
+            shown = [("error", exception_name(output["ename"]))]
+        else:
+            shown = [(mime, value if isinstance(value, str) else "".join(value))
+                     for mime, value in sorted(output.get("data", {}).items())
+                     if mime not in NOT_COMPARED and not mime.startswith("application/")]
+        for kind, text in shown:
+            if merged and kind in ("stdout", "stderr") and merged[-1][0] == kind:
+                merged[-1] = (kind, merged[-1][1] + text)
+            else:
+                merged.append((kind, text))
+    result = []
+    for kind, text in merged:
+        for pattern, replace in rules:
+            text = pattern.sub(replace, text)
+        result.append((kind, text))
+    return result

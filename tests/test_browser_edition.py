@@ -1,0 +1,130 @@
+"""The browser edition's pieces that need no browser: which lessons it ships and what opens
+first, the lock it rewrites, the pictures it ships, and the browser check's verdicts."""
+
+import json
+import sys
+
+import pytest
+
+from glm_lessons import plots
+from glm_lessons.browser import build, compare, site
+
+
+def test_the_edition_ships_lessons_01_to_08_and_10_in_both_languages():
+    names = [f"{p.parent.name}/{p.name[:2]}" for p in site.edition_lessons(site_notebooks())]
+    expected = [f"{language}/{n}" for language in ("en", "zh")
+                for n in ("01", "02", "03", "04", "05", "06", "07", "08", "10")]
+    assert names == expected
+
+
+def site_notebooks():
+    return build.ROOT / "notebooks"
+
+
+def test_the_front_page_lists_lesson_09_with_one_line_and_no_link():
+    page = site.index_html(site_notebooks(), "notebooks/en/01-keys-and-tokens.ipynb")
+    assert "lab/index.html?path=notebooks/zh/01-keys-and-tokens.ipynb" in page
+    assert "09-sdks" not in page
+    assert "needs the desktop setup: the official SDKs need compiled packages" in page
+    assert "需要桌面环境" in page
+    assert '<script id="jupyter-config-data" type="application/json">{}</script>' in page
+
+
+def test_start_here_opens_first_when_the_course_has_one(tmp_path):
+    lessons = tmp_path / "notebooks" / "en"
+    lessons.mkdir(parents=True)
+    (lessons / "01-keys-and-tokens.ipynb").write_text("{}")
+    assert site.first_notebook(tmp_path) == "notebooks/en/01-keys-and-tokens.ipynb"
+    (lessons / "00-start-here.ipynb").write_text("{}")
+    assert site.first_notebook(tmp_path) == "notebooks/en/00-start-here.ipynb"
+
+
+def test_the_lock_keeps_what_the_kernel_and_lessons_need_and_their_dependencies():
+    lock = {"packages": {
+        "requests": {"depends": ["charset-normalizer", "urllib3"]},
+        "charset-normalizer": {"depends": []}, "urllib3": {"depends": []},
+        "prompt-toolkit": {"depends": ["wcwidth"]}, "wcwidth": {"depends": []},
+        "ipython": {"depends": ["prompt_toolkit"]}, "numpy": {"depends": []}}}
+    assert build.closure(lock, ["requests", "ipython"]) == [
+        "charset-normalizer", "ipython", "prompt-toolkit", "requests", "urllib3", "wcwidth"]
+    with pytest.raises(build.BuildError, match="comm is not in Pyodide's lock"):
+        build.closure(lock, ["comm"])
+
+
+def test_our_wheel_holds_the_packages_the_client_and_the_pictures(tmp_path):
+    pictures = tmp_path / "pictures"
+    pictures.mkdir()
+    (pictures / "abc.png").write_bytes(b"png")
+    wheel = build.our_wheel(tmp_path, pictures)
+    import zipfile
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        record = archive.read("glm_http_lessons-0.1.0.dist-info/RECORD").decode()
+    assert {"glm_client.py", "glm_offline/inprocess.py", "glm_lessons/lesson.py",
+            "glm_lessons/pictures/abc.png"} <= names
+    assert "glm_client.py,sha256=" in record
+
+
+def test_a_picture_drawn_at_build_time_is_shown_in_the_browser(tmp_path, monkeypatch):
+    monkeypatch.setattr(plots, "SHIPPED", tmp_path)
+    key = plots.picture_key("stream_timeline", ("lesson03-stream-en",), {"language": "en"})
+    (tmp_path / f"{key}.png").write_bytes(b"\x89PNG drawn at build time")
+    (tmp_path / f"{key}.txt").write_text("When the pieces arrive", encoding="utf-8")
+    monkeypatch.setattr(sys, "platform", "emscripten")
+    shown = plots.stream_timeline("lesson03-stream-en", language="en")
+    assert repr(shown) == "<plot: When the pieces arrive>"
+    assert shown._repr_png_() == b"\x89PNG drawn at build time"
+    assert 'alt="When the pieces arrive"' in shown._repr_html_()
+
+
+def test_a_picture_not_drawn_at_build_time_says_so_in_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(plots, "SHIPPED", tmp_path)
+    monkeypatch.setattr(sys, "platform", "emscripten")
+    assert plots.retry_timeline([0.5], [1.0], deadline=5, language="en") is None
+    assert capsys.readouterr().out == plots.NOT_SHIPPED + "\n"
+
+
+def test_build_time_saves_each_picture_under_its_key(tmp_path, monkeypatch):
+    monkeypatch.setenv(plots.PICTURES_ENV, str(tmp_path))
+    drawn = plots.stream_timeline("lesson03-stream-en", language="en")
+    key = plots.picture_key("stream_timeline", ("lesson03-stream-en",), {"language": "en"})
+    assert (tmp_path / f"{key}.png").read_bytes() == drawn.png
+    assert (tmp_path / f"{key}.txt").read_text(encoding="utf-8") == drawn.title
+
+
+def test_outputs_compare_as_nbval_does_with_the_in_process_url_and_pyodides_names():
+    desktop = [{"output_type": "stream", "name": "stdout",
+                "text": "http://127.0.0.1:41075/api/paas/v4\n"},
+               {"output_type": "error", "ename": "ReadTimeout", "evalue": "", "traceback": []}]
+    browser = [{"output_type": "stream", "name": "stdout", "text": "http://glm-offline"},
+               {"output_type": "stream", "name": "stdout", "text": ".invalid/api/paas/v4\n"},
+               {"output_type": "error", "ename": "<class 'requests.exceptions.ReadTimeout'>",
+                "evalue": "", "traceback": []}]
+    assert compare.comparable(browser) == compare.comparable(desktop)
+    assert compare.comparable(desktop[:1]) != compare.comparable(
+        [{"output_type": "stream", "name": "stdout", "text": "http://example.org/api\n"}])
+
+
+def test_the_check_finds_requests_to_other_hosts_and_a_stream_that_came_at_once():
+    import browser_edition_check as check
+
+    origin = "http://127.0.0.1:8000"
+    requests = [("page", origin + "/lab/index.html"), ("worker", "data:text/plain,x"),
+                ("worker", "https://cdn.jsdelivr.net/pyodide/v314.0.6/full/pyodide.mjs"),
+                ("service_worker", "http://127.0.0.1:9999/other")]
+    assert check.foreign(requests, origin) == [
+        "service_worker: http://127.0.0.1:9999/other",
+        "worker: https://cdn.jsdelivr.net/pyodide/v314.0.6/full/pyodide.mjs"]
+    pieces = check.recorded_pieces()
+    spread = [[60.0 * n, "x|"] for n in range(pieces)]
+    assert check.stream_failures(spread) == []
+    at_once = [[5.0, "x|" * pieces]]
+    assert "all at once" in " ".join(check.stream_failures(at_once))
+
+
+def test_the_lite_config_points_the_kernel_at_the_local_pyodide():
+    settings = build.lite_config()[
+        "jupyter-config-data"]["litePluginSettings"][build.KERNEL_PLUGIN]
+    assert settings["pyodideUrl"] == "./static/pyodide/pyodide.mjs"
+    assert settings["disablePyPIFallback"] is True
+    assert json.dumps(settings).count("http") == 0
