@@ -46,6 +46,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from glm_lessons.browser.compare import comparable  # noqa: E402
 from glm_lessons.browser.site import RUNS_A_PROGRAM  # noqa: E402
+from glm_offline.cassettes import PACKAGE_CASSETTES, load_file  # noqa: E402
+from glm_offline.wire import event_chunk  # noqa: E402
 
 LOCAL_SCHEMES = ("data", "blob", "about", "chrome", "devtools", "chrome-extension")
 # The measured stream: a recorded answer at its recorded pacing, each piece printed as it comes.
@@ -68,11 +70,10 @@ STREAM_RECORDING = ("server-basics.json", "hello-en-stream")  # what STREAM_CELL
 
 
 def recorded_pieces():
-    """How many "data: {...}" events the recording has: one printed piece each."""
+    """How many chunk events ("data: {...}") the recording has: one printed piece each."""
     cassette, name = STREAM_RECORDING
-    data = json.loads((ROOT / "glm_offline" / "cassettes" / cassette).read_text("utf-8"))
-    interaction = next(i for i in data["interactions"] if i["name"] == name)
-    return sum(line.startswith("data: {") for line in interaction["response"]["sse"])
+    interaction = next(i for i in load_file(PACKAGE_CASSETTES / cassette)[1] if i.name == name)
+    return sum(event_chunk(event) is not None for event in interaction.reply().events)
 
 PANEL_JS = """
 const app = window.jupyterapp;
