@@ -31,7 +31,8 @@ def test_an_unknown_attack_is_refused_in_one_line():
 
 def test_the_smallest_soak_runs_every_attack_and_reports_its_figures():
     result = soak("--quick", "--seconds", "3", "--attendees", "2", "--idle-holders", "2",
-                  "--slow-senders", "0", "--hostile-senders", "1", "--max-in-flight", "3",
+                  # no malformed senders: a half-sent one waits out the 10 s head deadline
+                  "--slow-senders", "0", "--hostile-senders", "0", "--max-in-flight", "3",
                   "--attacks", "all", "--stalled-bodies", "2", "--byte-lines", "20",
                   "--big-request-ids", "2", "--deaf-viewers", "2")
     assert result.returncode in (0, 1), result.stdout + result.stderr  # 2: no server
