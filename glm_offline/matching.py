@@ -1,6 +1,6 @@
 """Request matching: when a request is the one a recording answers, and, on a miss, which
 recording came closest and why. The one matcher the server (cassettes.Library), the
-recorder (record.py) and scripts/rerecord.py use.
+recorder (record.py) and contributors/rerecord.py use.
 
 A request matches a recording when method, path and the canonical bodies are equal. The
 canonical body drops what does not change the answer (docs/sources.md#what-real-clients-send):

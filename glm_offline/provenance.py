@@ -7,7 +7,7 @@ A cassette's metadata holds (checked by cassette_schema):
     "provenance": {"made": "captured", "captured_at": "2026-12-07", "model_served": "glm-4.7-flash",
                    "last_drift": {"verdict": "benign", "checked_at": "2026-12-08"}}
 
-"transcribed": written by scripts/transcribe.py from a spec, not captured; "captured": by
+"transcribed": written by contributors/transcribe.py from a spec, not captured; "captured": by
 `python -m glm_offline record`, with the day and the model the API answered as; "mixed":
 captures added to a transcribed file. "last_drift" is null until `python -m glm_offline drift
 --update-cassettes` writes the worst verdict of its last run (glm_offline.drift) and the day.

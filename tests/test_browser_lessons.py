@@ -4,7 +4,7 @@ sockets at all (a first hidden cell makes socket.socket refuse to exist). Each l
 outputs must equal its stored ones, sanitised as nbval does (tests/nbval_sanitize.cfg).
 
 One class per lesson, so that pytest-xdist's loadscope spreads the lessons over workers.
-The browser itself is checked in .ci/run (scripts/browser_edition_check.py).
+The browser itself is checked in .ci/run (instructors/browser_edition_check.py).
 """
 
 import importlib.util

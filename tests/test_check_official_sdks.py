@@ -1,4 +1,4 @@
-"""scripts/check_official_sdks.py, with the client the project's own environment has
+"""contributors/check_official_sdks.py, with the client the project's own environment has
 (zai-sdk, lesson 09's): every check against a strict server it starts gets the recorded
 answer, and a check whose recording is missing fails with the server's explanation."""
 

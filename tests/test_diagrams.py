@@ -1,5 +1,5 @@
 """The lessons' Mermaid diagrams have SVGs drawn from their current source, and the notebooks
-show them (scripts/render_diagrams.py; checked without rendering, by the source's sha256)."""
+show them (contributors/render_diagrams.py; checked without rendering, by the source's sha256)."""
 
 import shutil
 

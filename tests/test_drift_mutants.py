@@ -352,8 +352,8 @@ def test_update_cassettes_writes_the_verdict_and_the_day(tmp_path):
     assert provenance["last_drift"]["verdict"] == "notable"
     assert provenance["last_drift"]["checked_at"] == drift_run.datetime.now(
         drift_run.timezone.utc).date().isoformat()
-    # As scripts/transcribe.py would write it, so `transcribe.py --check` still passes.
-    spec = json.loads((ROOT / "scripts" / "cassette_specs" / "lesson-02.json").read_text(
+    # As contributors/transcribe.py would write it, so `transcribe.py --check` still passes.
+    spec = json.loads((ROOT / "contributors" / "cassette_specs" / "lesson-02.json").read_text(
         encoding="utf-8"))
     assert (folder / "lesson-02.json").read_text(encoding="utf-8") == transcribe.render(
         spec, provenance["last_drift"])

@@ -1,4 +1,4 @@
-"""scripts/lesson_minutes.py: the figures the instructor guide's plans are built on."""
+"""contributors/lesson_minutes.py: the figures the instructor guide's plans are built on."""
 
 import nbformat
 

@@ -1,6 +1,6 @@
 """Lint: `python -m ruff check .` from the repo root is clean (config in pyproject.toml).
 
-It covers the package, scripts, tests and every lesson notebook's code cells.
+It covers the packages, tools (contributors/, instructors/), tests and every lesson notebook's code cells.
 """
 
 import importlib.util

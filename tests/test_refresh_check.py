@@ -1,4 +1,4 @@
-"""`scripts/execute_notebooks.py --check`: passes on a fresh lesson, names a stale cell."""
+"""`contributors/execute_notebooks.py --check`: passes on a fresh lesson, names a stale cell."""
 
 import subprocess
 import sys
@@ -10,7 +10,7 @@ import pytest
 import execute_notebooks
 
 ROOT = Path(__file__).resolve().parent.parent
-SCRIPT = ROOT / "scripts" / "execute_notebooks.py"
+SCRIPT = ROOT / "contributors" / "execute_notebooks.py"
 LESSON = ROOT / "notebooks" / "en" / "01-keys-and-tokens.ipynb"
 
 

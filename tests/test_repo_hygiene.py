@@ -24,7 +24,7 @@ def repo_files():
 
 
 def test_notebooks_pass_the_hygiene_script():
-    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "notebook_hygiene.py")],
+    result = subprocess.run([sys.executable, str(ROOT / "contributors" / "notebook_hygiene.py")],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 

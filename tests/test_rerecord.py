@@ -1,4 +1,4 @@
-"""`scripts/rerecord.py` end to end, against a local fake upstream instead of the real API.
+"""`contributors/rerecord.py` end to end, against a local fake upstream instead of the real API.
 
 The fake upstream is glm_offline itself, serving the current (transcribed) cassettes and
 knowing one extra test key, as the real API knows the user's. The script records lesson 02
@@ -26,7 +26,7 @@ from glm_offline.cassettes import PACKAGE_CASSETTES, load_file
 from glm_offline.matching import first_difference
 
 ROOT = Path(__file__).resolve().parent.parent
-SCRIPT = ROOT / "scripts" / "rerecord.py"
+SCRIPT = ROOT / "contributors" / "rerecord.py"
 LESSON = ROOT / "notebooks" / "en" / "02-chat-completions.ipynb"
 TEST_KEY_ID = "rerecord-test"
 TEST_SECRET = "this-secret-only-opens-the-fake-upstream-of-a-test"
@@ -71,7 +71,7 @@ def test_rerecord_lesson_02_then_replay_it_from_that_cassette_alone(fake_upstrea
     # Lesson 02 asks the same request several times, and makes one with a misspelt model.
     assert "(the first recording wins)" in printed
     assert "the replay server answers this request itself (400, code 1211)" in printed
-    assert "python scripts/execute_notebooks.py" in printed and "--replace" in printed
+    assert "python contributors/execute_notebooks.py" in printed and "--replace" in printed
 
     assert [p.name for p in tmp_path.iterdir()] == ["recorded-02.json"]
     cassette = tmp_path / "recorded-02.json"

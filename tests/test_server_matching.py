@@ -1,6 +1,6 @@
 """Request matching (glm_offline.matching): requests that spell out a default match the same
 recording as requests that leave it out (docs/sources.md#what-real-clients-send); the
-server, the recorder and scripts/rerecord.py use the one matcher; and a strict miss on a big
+server, the recorder and contributors/rerecord.py use the one matcher; and a strict miss on a big
 body is explained in bounded work (issue 10)."""
 
 import json

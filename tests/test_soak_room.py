@@ -1,18 +1,18 @@
-"""scripts/soak_room.py (with scripts/soak_attacks.py) cannot rot: its smallest setting runs
+"""instructors/soak_room.py (with instructors/soak_attacks.py) cannot rot: its smallest setting runs
 every attack against a real `serve` process on 127.0.0.1 and prints its figures."""
 
 import subprocess
 import sys
 from pathlib import Path
 
-SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
+INSTRUCTORS = Path(__file__).resolve().parents[2] / "instructors"
 ATTACKS = ["stalled-bodies", "byte-lines", "big-request-ids", "deaf-viewers", "greedy-attendee",
            "odd-claims"]
 
 
 def soak(*args, timeout=120):
-    return subprocess.run([sys.executable, str(SCRIPTS / "soak_room.py"), *args],
-                          capture_output=True, text=True, timeout=timeout, cwd=SCRIPTS)
+    return subprocess.run([sys.executable, str(INSTRUCTORS / "soak_room.py"), *args],
+                          capture_output=True, text=True, timeout=timeout, cwd=INSTRUCTORS)
 
 
 def test_help_names_every_attack_and_the_quick_mode():

@@ -23,7 +23,7 @@ from test_lesson_solutions import checked
 
 LESSON = "04-thinking-models.ipynb"
 LANGUAGES = ("en", "zh")
-SPEC = Path(__file__).resolve().parent.parent / "scripts" / "cassette_specs" / "lesson-04.json"
+SPEC = Path(__file__).resolve().parent.parent / "contributors" / "cassette_specs" / "lesson-04.json"
 DIM, RESET = "\x1b[2m", "\x1b[0m"
 
 

@@ -1,11 +1,11 @@
-"""The offline room kit (scripts/build_wheelhouse.py).
+"""The offline room kit (instructors/build_wheelhouse.py).
 
 Building the kit needs the package index and takes minutes, and installing it takes about a
 minute, so the suite checks what the script asks pip to do and what it writes; the install
 itself is the pre-workshop check, run by hand (docs/instructor-guide.md):
 
-    python scripts/build_wheelhouse.py --dest wheelhouse --this-platform-only
-    python scripts/build_wheelhouse.py --check wheelhouse
+    python instructors/build_wheelhouse.py --dest wheelhouse --this-platform-only
+    python instructors/build_wheelhouse.py --check wheelhouse
 
 With GLM_WHEELHOUSE=<a built kit>, test_the_kit_installs_with_no_index runs that check here.
 """
@@ -67,5 +67,5 @@ def test_check_without_a_kit_says_so_in_one_line(tmp_path, capsys):
 
 
 # Installing a whole kit with the index unreachable takes about a minute, too long for the
-# suite: it is the pre-workshop check `python scripts/build_wheelhouse.py --check DIR`
+# suite: it is the pre-workshop check `python instructors/build_wheelhouse.py --check DIR`
 # (docs/instructor-guide.md), whose refusal without a kit is tested above.

@@ -1,8 +1,8 @@
 """Re-record the lessons' cassettes from the real API with your own key, end to end.
 
     export ZHIPUAI_API_KEY=<your key>
-    python scripts/rerecord.py --replace            # every lesson but 08, both languages
-    python scripts/rerecord.py --lessons 02 03      # some lessons; keeps the transcribed ones
+    python contributors/rerecord.py --replace            # every lesson but 08, both languages
+    python contributors/rerecord.py --lessons 02 03      # some lessons; keeps the transcribed ones
 
 For each lesson this starts the recording proxy (python -m glm_offline record) in front of
 --upstream, runs the lesson's EN and ZH notebooks top to bottom in a fresh kernel with
@@ -21,10 +21,10 @@ polls_before_done) the replay server needs. Its transcribed cassette stays.
 
 Then review (printed at the end too):
   1. git diff / git status glm_offline/cassettes: one interaction per request, indented JSON;
-  2. the recordings replace the transcribed scripts/cassette_specs/lesson-NN.json and
+  2. the recordings replace the transcribed contributors/cassette_specs/lesson-NN.json and
      glm_offline/cassettes/lesson-NN.json (replay uses the first match, and the transcribed
      file sorts first): --replace removes them for each lesson recorded without errors;
-  3. python scripts/execute_notebooks.py (offline, no ZHIPUAI_* variables) to refresh the
+  3. python contributors/execute_notebooks.py (offline, no ZHIPUAI_* variables) to refresh the
      stored outputs, then --check, git diff notebooks/, and python -m pytest.
 """
 
@@ -46,7 +46,7 @@ from glm_offline.record import DEFAULT_UPSTREAM, start_recorder
 from glm_offline.redaction import credential_secrets
 from notebook_hygiene import ROOT, lesson_notebooks
 
-SPECS = ROOT / "scripts" / "cassette_specs"
+SPECS = ROOT / "contributors" / "cassette_specs"
 NOT_RECORDABLE = {
     "08": "lesson 08 (async chat) is not re-recorded: the proxy sees its task submission and "
           "each poll as separate exchanges and cannot yet turn them into the one-interaction "
@@ -169,9 +169,9 @@ def review(written, missing, args):
         names = ", ".join(f"lesson-{lesson}.json" for lesson in written) or "lesson-NN.json"
         print(f"  2. remove the transcribed files the recordings replace ({names} in "
               f"{shown(SPECS)} and {shown(PACKAGE_CASSETTES)}), or rerun with --replace")
-    print("  3. python scripts/execute_notebooks.py   (offline: unset ZHIPUAI_API_KEY and "
+    print("  3. python contributors/execute_notebooks.py   (offline: unset ZHIPUAI_API_KEY and "
           "ZHIPUAI_BASE_URL first) to refresh the stored outputs, then")
-    print("     python scripts/execute_notebooks.py --check, git diff notebooks/, and "
+    print("     python contributors/execute_notebooks.py --check, git diff notebooks/, and "
           "python -m pytest (tests that read a transcribed cassette: grep -rn lesson-NN tests)")
 
 

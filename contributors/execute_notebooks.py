@@ -3,9 +3,9 @@
 This is "Restart & Run All" and save, done the same way every time: a fresh kernel,
 no ZHIPUAI_* variables (so the offline recorded server is used), then the hygiene fixes.
 
-    python scripts/execute_notebooks.py                       # every lesson, both languages
-    python scripts/execute_notebooks.py notebooks/en/01-keys-and-tokens.ipynb
-    python scripts/execute_notebooks.py --check               # write nothing; exit 1 if stale
+    python contributors/execute_notebooks.py                       # every lesson, both languages
+    python contributors/execute_notebooks.py notebooks/en/01-keys-and-tokens.ipynb
+    python contributors/execute_notebooks.py --check               # write nothing; exit 1 if stale
 
 --check runs the same way but in memory, and compares each code cell's output text
 (stream, execute_result and display_data text) with the stored one, normalised like

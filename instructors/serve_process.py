@@ -1,4 +1,4 @@
-"""Start `python -m glm_offline serve` as a separate process, for the scripts that measure
+"""Start `python -m glm_offline serve` as a separate process, for the tools that measure
 or check a server the way a workshop room uses it."""
 
 import os

@@ -2,8 +2,8 @@
 nbviewer, VS Code and an offline HTML export show them (none of them renders Mermaid in a
 notebook). The Mermaid source stays in the notebook and stays the source of truth.
 
-    python scripts/render_diagrams.py            # render what is missing or stale
-    python scripts/render_diagrams.py --check    # exit 1 if an SVG is stale (no rendering)
+    python contributors/render_diagrams.py            # render what is missing or stale
+    python contributors/render_diagrams.py --check    # exit 1 if an SVG is stale (no rendering)
 
 Each diagram N of notebooks/LANG/NN-name.ipynb becomes NN-name-diagram-N.svg, whose first
 line records the sha256 of its Mermaid source (tests/test_diagrams.py compares it, without
@@ -109,7 +109,7 @@ def with_image(text, match, name, alt, language):
 def render(sources, chromium_dir):
     """{name: svg text} for {name: Mermaid source}, drawn by Mermaid in headless Chromium
     (the name is also the SVG's id)."""
-    sys.path.insert(0, str(ROOT / "scripts"))
+    sys.path.insert(0, str(ROOT / "instructors"))
     sys.path.insert(0, str(ROOT))
     from browser_check import (
         DevTools,

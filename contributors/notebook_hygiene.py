@@ -1,7 +1,7 @@
 """Check (or fix) the hygiene of every lesson notebook.
 
-    python scripts/notebook_hygiene.py          # check; exit 1 and list problems
-    python scripts/notebook_hygiene.py --fix    # strip editor metadata, trailing empty cells
+    python contributors/notebook_hygiene.py          # check; exit 1 and list problems
+    python contributors/notebook_hygiene.py --fix    # strip editor metadata, trailing empty cells
 
 Rules: valid nbformat 4; kernelspec python3; code cells executed in order with counts
 1..N (as after "Restart & Run All"); no error output except in cells tagged

@@ -1,7 +1,7 @@
 """The room's worst afternoon, for a bounded time, against ONE `serve` process.
 
 Not a test: a soak that prints what the server did. It starts `python -m glm_offline serve`
-(scripts/serve_process.py) with a connection cap and a --max-in-flight, then, all at once,
+(instructors/serve_process.py) with a connection cap and a --max-in-flight, then, all at once,
 until --seconds pass:
   * attendees: each streams the recorded request "hello-zh-stream" in a loop from its own
     127.0.0.x address, a new connection per request as lesson code makes them, and reads it
@@ -16,17 +16,17 @@ until --seconds pass:
     HTTP answer;
   * fault injections through the control endpoint with the server's token (as the `fault`
     command sends them), and attempts without it, which must be refused;
-  * with --attacks, the attacks of scripts/soak_attacks.py, each switchable: stalled-bodies,
+  * with --attacks, the attacks of instructors/soak_attacks.py, each switchable: stalled-bodies,
     byte-lines, big-request-ids, deaf-viewers, greedy-attendee, odd-claims (or all).
 Then: good requests answered, their p50/p99 time to first byte and to first event, errors
 (anything without a proper answer), peak threads and memory (/proc/<pid>/status), the
 server's CPU time, and whether it still answers at the end. Exit 0 if nothing failed, 1
 otherwise, 2 if the server did not start.
 
-    python scripts/soak_room.py                           # a minute, no new attack
-    python scripts/soak_room.py --attacks all --compare   # a minute without, one with them
-    python scripts/soak_room.py --attacks all --each      # and one per attack alone
-    python scripts/soak_room.py --quick --attacks all --compare   # under a minute in all
+    python instructors/soak_room.py                           # a minute, no new attack
+    python instructors/soak_room.py --attacks all --compare   # a minute without, one with them
+    python instructors/soak_room.py --attacks all --each      # and one per attack alone
+    python instructors/soak_room.py --quick --attacks all --compare   # under a minute in all
 
 Only 127.0.0.x is used; every socket operation has a timeout; every count is bounded; the
 server is always stopped.
@@ -51,7 +51,7 @@ import soak_attacks
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-from glm_offline import control  # noqa: E402 (the repository's package, next to scripts/)
+from glm_offline import control  # noqa: E402 (the repository's package, one folder up)
 
 SOCKET_TIMEOUT_S = 20  # longer than the server's head deadline (10 s): slow senders see a 408
 HOLDER_RETRY_S = 0.5

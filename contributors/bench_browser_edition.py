@@ -4,7 +4,7 @@ whole lesson run, cold (a fresh browser profile: nothing cached) and warm (the s
 opened again: the browser's cache and the edition's service worker filled).
 
     python -m glm_lessons.browser build --dest /tmp/edition
-    python scripts/bench_browser_edition.py --site /tmp/edition --runs 3 \
+    python contributors/bench_browser_edition.py --site /tmp/edition --runs 3 \
         [--lesson en/02-chat-completions.ipynb]
 
 Each run starts its own Chromium; the site is served by `python -m http.server` on
@@ -19,7 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from browser_check import (
+# The browser tools this measures are the instructors' (instructors/, next to this folder).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "instructors"))
+
+from browser_check import (  # noqa: E402
     CheckFailed,
     find_chromium,
     free_port,
@@ -28,7 +31,7 @@ from browser_check import (
     stop,
     wait_for,
 )
-from browser_edition_check import Browser, open_page, run_all, start_chromium
+from browser_edition_check import Browser, open_page, run_all, start_chromium  # noqa: E402
 
 KINDS = ("kernel ready", "first cell run", "every cell run")
 

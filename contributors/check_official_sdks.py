@@ -29,8 +29,8 @@ cannot start.
 One command, each family in a throwaway virtualenv under DIR (created and pip-installed from
 PyPI on first use; zhipuai and zai-sdk cannot share one, their PyJWT pins conflict):
 
-    python scripts/check_official_sdks.py --venvs /tmp/sdk-venvs            # starts a server
-    python scripts/check_official_sdks.py --venvs /tmp/sdk-venvs \\
+    python contributors/check_official_sdks.py --venvs /tmp/sdk-venvs            # starts a server
+    python contributors/check_official_sdks.py --venvs /tmp/sdk-venvs \\
         --base-url http://127.0.0.1:8000/api/paas/v4 --api-key <the key serve printed>
 
 Without --venvs it checks the clients importable in this interpreter (--family to pick one).

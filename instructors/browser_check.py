@@ -1,8 +1,8 @@
 """Run a lesson the way a learner does: JupyterLab in a real (headless) Chromium, no key set.
 
-    python scripts/browser_check.py                                  # lesson 01, English
-    python scripts/browser_check.py --notebook notebooks/zh/01-keys-and-tokens.ipynb
-    python scripts/browser_check.py --screenshot /tmp/zh-01.png --timeout 300
+    python instructors/browser_check.py                                  # lesson 01, English
+    python instructors/browser_check.py --notebook notebooks/zh/01-keys-and-tokens.ipynb
+    python instructors/browser_check.py --screenshot /tmp/zh-01.png --timeout 300
 
 What it does: copies the notebook (outputs cleared) into a temporary folder; starts
 JupyterLab from this Python environment on 127.0.0.1 and a free port, with a fresh token

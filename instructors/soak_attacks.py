@@ -1,4 +1,4 @@
-"""The attacks of "The room, round two", for scripts/soak_room.py: each one switchable, run
+"""The attacks of "The room, round two", for instructors/soak_room.py: each one switchable, run
 in its own thread(s) against one `serve` process until a deadline, counting what the server
 did. Loopback only; every socket has a timeout; each attack is bounded in count.
 

@@ -10,8 +10,8 @@ the kernel published each piece of output is the header date of its iopub stream
 For each delta: latency = publish time - write time. Goal for the lesson's code: median
 <= 2 ms and max <= 10 ms, with hostile chunking too.
 
-    python scripts/bench_stream_latency.py                     # event and hostile chunking
-    python scripts/bench_stream_latency.py --chunking hostile --line-ending crlf --runs 5
+    python contributors/bench_stream_latency.py                     # event and hostile chunking
+    python contributors/bench_stream_latency.py --chunking hostile --line-ending crlf --runs 5
 """
 
 import argparse

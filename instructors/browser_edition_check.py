@@ -3,7 +3,7 @@ stored outputs, nothing is requested from any host but the edition's own, and a 
 answer reaches the page piece by piece.
 
     python -m glm_lessons.browser build --dest /tmp/edition
-    python scripts/browser_edition_check.py --site /tmp/edition \
+    python instructors/browser_edition_check.py --site /tmp/edition \
         --lesson en/02-chat-completions.ipynb --lesson zh/03-streaming.ipynb \
         --screenshot /tmp/edition-stream.png
 

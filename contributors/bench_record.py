@@ -8,8 +8,8 @@ fake upstream on 127.0.0.1, and prints figures; nothing here asserts a timing.
   sse-line    CPU seconds for a streamed reply of --sse-mb MB with no newline at all
   big-json    peak memory (ru_maxrss) when the upstream answers --json-mb MB of JSON
 
-    python scripts/bench_record.py                       # every part
-    python scripts/bench_record.py --part exchanges      # one of them
+    python contributors/bench_record.py                       # every part
+    python contributors/bench_record.py --part exchanges      # one of them
 """
 
 import argparse
@@ -26,7 +26,7 @@ import requests
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-import glm_offline  # noqa: E402 (the repository's package, next to scripts/)
+import glm_offline  # noqa: E402 (the repository's package, one folder up)
 from glm_offline import sse_capture  # noqa: E402
 from glm_offline.record import start_recorder  # noqa: E402
 

@@ -1,10 +1,10 @@
 -- A room of attendees as wrk sees it: every connection POSTs the recorded streaming request
 -- and reads the whole SSE answer, again and again. wrk is a C load generator, so unlike
--- scripts/bench_room.py's Python clients it does not share the server's cores through a GIL.
+-- instructors/bench_room.py's Python clients it does not share the server's cores through a GIL.
 --
 --   python -m glm_offline serve --port 8000            # in another terminal
---   wrk -t2 -c100 -d10s -s scripts/wrk_room.lua http://127.0.0.1:8000/api/paas/v4/chat/completions
---   python scripts/bench_room.py --wrk                 # the same, server started and measured
+--   wrk -t2 -c100 -d10s -s instructors/wrk_room.lua http://127.0.0.1:8000/api/paas/v4/chat/completions
+--   python instructors/bench_room.py --wrk                 # the same, server started and measured
 --
 -- WRK_BODY_FILE: a file with the request body to send (bench_room.py writes the recorded
 -- one, "hello-zh-stream" in glm_offline/cassettes/server-basics.json); without it, a copy of

@@ -11,15 +11,15 @@ and queues behind its own GIL (its 100th request leaves ~100 ms after its first)
   --client raw       one thread, non-blocking sockets: every request is sent within a few
                      ms and timed from the moment its last byte left, so the figures are the
                      server's (and the kernel's);
-  --wrk              wrk (a C load generator) with scripts/wrk_room.lua, for --seconds:
+  --wrk              wrk (a C load generator) with instructors/wrk_room.lua, for --seconds:
                      every connection streams again and again; its latency is the whole
                      stream, so the figure to compare is what it adds to the recorded pacing.
 
-    python scripts/bench_room.py                      # 100 attendees, realistic pacing
-    python scripts/bench_room.py --client raw
-    python scripts/bench_room.py --wrk                # wrk -t2 -c100 -d10s
-    python scripts/bench_room.py --wrk --clients 200 --max-connections 50   # overload
-    python scripts/bench_room.py --pacing instant --chunking hostile --clients 50
+    python instructors/bench_room.py                      # 100 attendees, realistic pacing
+    python instructors/bench_room.py --client raw
+    python instructors/bench_room.py --wrk                # wrk -t2 -c100 -d10s
+    python instructors/bench_room.py --wrk --clients 200 --max-connections 50   # overload
+    python instructors/bench_room.py --pacing instant --chunking hostile --clients 50
 
 Only 127.0.0.1 is used. Every request has a timeout; the server is always stopped.
 """
@@ -46,7 +46,7 @@ from glm_offline.streams import pacing_scale
 
 REPO = Path(__file__).resolve().parent.parent
 CASSETTE = REPO / "glm_offline" / "cassettes" / "server-basics.json"
-WRK_SCRIPT = REPO / "scripts" / "wrk_room.lua"
+WRK_SCRIPT = REPO / "instructors" / "wrk_room.lua"
 INTERACTION = "hello-zh-stream"
 
 GOAL_ERRORS = 0

@@ -1,6 +1,6 @@
 """How long each lesson takes to teach, estimated from the notebooks themselves.
 
-    python scripts/lesson_minutes.py [--language en] [--sections] [NOTEBOOK ...]
+    python contributors/lesson_minutes.py [--language en] [--sections] [NOTEBOOK ...]
 
 Teaching: the Markdown words before "## Exercises" ("## 练习"), leaving out solutions and code
 blocks, read aloud at 130 words a minute (two Chinese characters count as a word), plus 30

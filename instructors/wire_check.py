@@ -1,8 +1,8 @@
 """The "See the wire" page in a real (headless) Chromium, as an instructor opens it.
 
-    python scripts/wire_check.py                          # English page, docs/wire-page.png
-    python scripts/wire_check.py --lang zh --screenshot /tmp/wire-zh.png
-    python scripts/wire_check.py --hostile --screenshot /tmp/wire-hostile.png
+    python instructors/wire_check.py                          # English page, docs/wire-page.png
+    python instructors/wire_check.py --lang zh --screenshot /tmp/wire-zh.png
+    python instructors/wire_check.py --hostile --screenshot /tmp/wire-hostile.png
 
 What it does: starts the recorded server (realistic pacing) on 127.0.0.1; opens the wire
 page's URL with its token in headless Chromium; waits until the page's EventSource is
@@ -18,7 +18,7 @@ request. It checks that the page shows every one of them (one bad frame stops no
 is no wider than the window (also with a 13,347 px unbreakable run put straight into it, past
 the server's own cut), shows no override and no secret.
 
-Needs what scripts/browser_check.py needs (Debian's `chromium`, websocket-client from
+Needs what instructors/browser_check.py needs (Debian's `chromium`, websocket-client from
 requirements-browser.txt); no JupyterLab.
 """
 

@@ -1,4 +1,4 @@
-"""Write cassettes from transcript specs (scripts/cassette_specs/*.json).
+"""Write cassettes from transcript specs (contributors/cassette_specs/*.json).
 
 An interaction spec has "name" and "body" (the exact request), and then one of:
 "answer" (text pieces, one token each) with optional "finish_reason", "tool_calls"
@@ -36,8 +36,8 @@ and the answer, and this script lays them out in the documented, publicly captur
 format using the same builders the server uses. `python -m glm_offline record` replaces
 them with real captures for anyone with a key.
 
-    python scripts/transcribe.py            # rewrite every cassette from its spec
-    python scripts/transcribe.py --check    # fail if a cassette differs from its spec
+    python contributors/transcribe.py            # rewrite every cassette from its spec
+    python contributors/transcribe.py --check    # fail if a cassette differs from its spec
 """
 
 import argparse
@@ -57,7 +57,7 @@ SPECS = Path(__file__).parent / "cassette_specs"
 HOW = ("transcribed: written from the documented and publicly captured GLM v4 wire format "
        "(field names, key order, SSE framing as in real captures), not captured from the live "
        "API; answers, token counts and event gaps are plausible, not measured. Regenerate with "
-       "scripts/transcribe.py; replace with real captures with `python -m glm_offline record`.")
+       "contributors/transcribe.py; replace with real captures with `python -m glm_offline record`.")
 REASONING_HOW = (" The reasoning (reasoning_content) was written for the lesson, in the shape "
                  "the captures show, not produced by a model.")
 
