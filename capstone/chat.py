@@ -6,7 +6,8 @@ With ZHIPUAI_BASE_URL set too, it talks to that server (a recorded one: `python 
 serve` prints both variables). Type a message and press Enter; /quit, end of input (Ctrl-D,
 Ctrl-Z Enter on Windows) or Ctrl-C ends it with "goodbye" and exit status 0.
 
-What it does, and what tests/test_capstone.py checks (a learner's program keeps this contract):
+What it does, and what tests/lessons/test_10_capstone.py checks (a learner's program keeps this
+contract):
 - prints the prompt "you> " and reads one line at a time from standard input;
 - streams each answer: the reasoning on lines that start with "[thinking] ", then the answer
   on its own line after "glm> ";

@@ -3,7 +3,7 @@
 Copy it to a file of your own (my_chat.py), fill in each TODO as notebooks/en/10-capstone.ipynb
 guides you, and check it against the recorded server:
 
-    CAPSTONE_SOLUTION=my_chat.py python -m pytest -q -n 0 tests/test_capstone.py
+    CAPSTONE_SOLUTION=my_chat.py python -m pytest -q -n 0 tests/lessons/test_10_capstone.py
 
 The contract the checks expect (capstone/chat.py is one solution that keeps it):
 - print the prompt "you> " and read one line at a time from standard input;

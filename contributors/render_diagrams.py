@@ -6,7 +6,7 @@ notebook). The Mermaid source stays in the notebook and stays the source of trut
     python contributors/render_diagrams.py --check    # exit 1 if an SVG is stale (no rendering)
 
 Each diagram N of notebooks/LANG/NN-name.ipynb becomes NN-name-diagram-N.svg, whose first
-line records the sha256 of its Mermaid source (tests/test_diagrams.py compares it, without
+line records the sha256 of its Mermaid source (tests/repo/test_diagrams.py compares it, without
 rendering). The Markdown cell shows the image, with the sentence before the diagram as alt
 text (so in the notebook's language), and keeps the source below it, folded:
 

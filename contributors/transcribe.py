@@ -57,7 +57,8 @@ SPECS = Path(__file__).parent / "cassette_specs"
 HOW = ("transcribed: written from the documented and publicly captured GLM v4 wire format "
        "(field names, key order, SSE framing as in real captures), not captured from the live "
        "API; answers, token counts and event gaps are plausible, not measured. Regenerate with "
-       "contributors/transcribe.py; replace with real captures with `python -m glm_offline record`.")
+       "contributors/transcribe.py; replace with real captures with "
+       "`python -m glm_offline record`.")
 REASONING_HOW = (" The reasoning (reasoning_content) was written for the lesson, in the shape "
                  "the captures show, not produced by a model.")
 

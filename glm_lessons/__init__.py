@@ -12,7 +12,7 @@ pictures: the `lessons` extra, matplotlib and a CJK font), checks/ (one module o
 checks per lesson).
 
 Imports go one way: glm_lessons uses glm_offline (the server) and glm_client (the learners'
-client); neither of them imports glm_lessons (tests/test_seams.py).
+client); neither of them imports glm_lessons (tests/repo/test_seams.py).
 """
 
 from .checks import exercise_checks

@@ -1,8 +1,8 @@
 """Build the offline room kit: a folder of wheels that installs the lessons with no network.
 
-    python instructors/build_wheelhouse.py --dest wheelhouse            # every platform, every Python
+    python instructors/build_wheelhouse.py --dest wheelhouse          # every platform, every Python
     python instructors/build_wheelhouse.py --dest wheelhouse --this-platform-only
-    python instructors/build_wheelhouse.py --check wheelhouse           # install it with no index
+    python instructors/build_wheelhouse.py --check wheelhouse         # install it with no index
 
 Run it where the package index is reachable, a few days before the workshop. It downloads,
 with `pip download --only-binary=:all: --platform ... --python-version ...`, the wheels that

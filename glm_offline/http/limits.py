@@ -93,7 +93,8 @@ def parsed_cost(body):
     """Memory a JSON body takes once parsed, checked, matched (a strict miss explained) and
     answered, on top of its bytes: an upper estimate, measured on hostile shapes (a megabyte
     of "[]," is ~50 MB parsed, of "1.5," ~15 MB, of prose ~6 MB with its copies). Every body
-    here is JSON; one that is not costs less. tests/test_server_http.py checks the estimate."""
+    here is JSON; one that is not costs less. tests/server/test_server_http.py checks the
+    estimate."""
     return 6 * len(body) + 150 * (body.count(b"[") + body.count(b"{")) + 110 * body.count(b",")
 
 

@@ -1,0 +1,87 @@
+"""The browser edition's lessons, run under CPython the way the browser runs them: the
+recorded server in-process (GLM_OFFLINE_IN_PROCESS=1, glm_offline/inprocess.py) and no
+sockets at all (a first hidden cell makes socket.socket refuse to exist). Each lesson's
+outputs must equal its stored ones, sanitised as nbval does (tests/nbval_sanitize.cfg).
+
+One class per lesson, so that pytest-xdist's loadscope spreads the lessons over workers.
+The browser itself is checked in .ci/run (instructors/browser_edition_check.py).
+"""
+
+import importlib.util
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from glm_lessons.browser.compare import comparable
+from glm_lessons.browser.run import NO_SOCKETS, run_in_process
+from glm_lessons.browser.site import RUNS_A_PROGRAM, edition_lessons
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _suite_settings():
+    """The root conftest.py's LESSON_KERNEL_ENV: the same strict, hostile, instant kernels."""
+    spec = importlib.util.spec_from_file_location("suite_conftest", ROOT / "conftest.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.LESSON_KERNEL_ENV
+
+
+LESSON_KERNEL_ENV = _suite_settings()
+def _suite_settings():
+    """The root conftest.py's LESSON_KERNEL_ENV: the same strict, hostile, instant kernels."""
+    spec = importlib.util.spec_from_file_location("suite_conftest", ROOT / "conftest.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.LESSON_KERNEL_ENV
+
+
+LESSON_KERNEL_ENV = _suite_settings()
+
+
+def check_lesson(path):
+    marker = RUNS_A_PROGRAM.get(path.name[:2])  # another program cannot reach this server
+    stored, cells = run_in_process(path, LESSON_KERNEL_ENV, skip=marker)
+    for number, (old, cell) in enumerate(zip(stored, cells)):
+        if cell.cell_type != "code" or "NBVAL_IGNORE_OUTPUT" in cell.source:
+            continue
+        if cell.source == "# not run here":
+            continue
+        assert comparable(cell.outputs) == comparable(old), \
+            f"{path.relative_to(ROOT)} cell {number}:\n{cell.source}"
+
+
+def _lesson_class(path):
+    def test_outputs_equal_the_stored_ones(self):
+        check_lesson(path)
+    return type(f"TestInProcess_{path.parent.name}_{path.stem[:2]}", (),
+                {"test_outputs_equal_the_stored_ones": test_outputs_equal_the_stored_ones})
+
+
+for _path in edition_lessons(ROOT / "notebooks"):
+    _class = _lesson_class(_path)
+    globals()[_class.__name__] = _class
+
+
+def test_every_shipped_lesson_is_tested():
+    names = sorted(name for name in globals() if name.startswith("TestInProcess_"))
+    assert len(names) == 18, names  # lessons 01-08 and 10, in English and Chinese
+    assert "TestInProcess_zh_10" in names and "TestInProcess_en_09" not in names
+
+
+def test_only_the_capstone_cells_that_run_its_program_are_not_compared():
+    for language in ("en", "zh"):
+        notebook = nbformat.read(ROOT / "notebooks" / language / "10-capstone.ipynb", 4)
+        calls = [cell.source for cell in notebook.cells
+                 if cell.cell_type == "code" and RUNS_A_PROGRAM["10"] in cell.source]
+        assert len(calls) == 4, calls  # the four cells that run it (not its definition)
+    assert set(RUNS_A_PROGRAM) == {"10"}
+
+
+def test_the_first_cell_really_disables_sockets(monkeypatch):
+    import socket
+    monkeypatch.setattr(socket, "socket", socket.socket)  # put back after the test
+    exec(NO_SOCKETS, {})
+    with pytest.raises(OSError, match="no sockets"):
+        socket.create_connection(("127.0.0.1", 9), timeout=1)

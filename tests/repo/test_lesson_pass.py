@@ -1,0 +1,42 @@
+"""The suite's pass over the lessons starts each lesson's kernel with strict, hostile streams."""
+
+import importlib.util
+import os
+from pathlib import Path
+
+# The repository's root conftest.py (tests/conftest.py, the fixtures, is another module).
+_spec = importlib.util.spec_from_file_location(
+    "lesson_pass", Path(__file__).resolve().parents[2] / "conftest.py")
+lesson_pass = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(lesson_pass)
+
+
+class IPyNbCell:  # what nbval calls a notebook cell's test item
+    pass
+
+
+def run_setup(item):
+    steps = lesson_pass.pytest_runtest_setup(item)
+    next(steps)  # the kernel would start here
+    during = {name: os.environ.get(name) for name in lesson_pass.LESSON_KERNEL_ENV}
+    for _ in steps:
+        pass
+    return during
+
+
+def test_a_lesson_kernel_starts_strict_hostile_and_instant(monkeypatch):
+    for name in lesson_pass.LESSON_KERNEL_ENV:
+        monkeypatch.delenv(name, raising=False)
+    during = run_setup(IPyNbCell())
+    assert during == {"GLM_OFFLINE_STRICT": "1", "GLM_OFFLINE_CHUNKING": "hostile",
+                      "GLM_OFFLINE_PACING": "instant"}
+    assert not any(name in os.environ for name in lesson_pass.LESSON_KERNEL_ENV)
+
+
+def test_a_setting_of_your_own_wins_and_other_tests_are_untouched(monkeypatch):
+    monkeypatch.setenv("GLM_OFFLINE_PACING", "realistic")
+    for name in ("GLM_OFFLINE_STRICT", "GLM_OFFLINE_CHUNKING"):
+        monkeypatch.delenv(name, raising=False)
+    assert run_setup(IPyNbCell())["GLM_OFFLINE_PACING"] == "realistic"
+    assert os.environ["GLM_OFFLINE_PACING"] == "realistic"
+    assert run_setup(object())["GLM_OFFLINE_CHUNKING"] is None
