@@ -7,7 +7,8 @@ glm_offline: the server passes it what it needs). glm_lessons, the course's help
 glm_offline, glm_client and its own extra (matplotlib, Pillow, the CJK font) and IPython (the
 notebooks' kernel). glm_client.py, the file learners copy, imports neither package. Every import
 statement of every module is read with ast, those inside functions too (plots.py imports
-matplotlib on first use).
+matplotlib on first use). The tools (contributors/, instructors/) may import the packages, never
+the tests; the instructors' tools never need the contributors'.
 """
 
 import ast
@@ -110,3 +111,24 @@ def test_a_planted_import_is_found(planted, tmp_path):
     with (copy / "auth.py").open("a", encoding="utf-8") as file:
         file.write("\n" + planted + "\n")
     assert len(violations("glm_offline", tmp_path)) == 1, planted
+
+
+def tool_imports(folder):
+    """(file:line, name) of every top-level name the tools in `folder` import."""
+    return [(f"{path.relative_to(ROOT)}:{line}", name)
+            for path in modules(folder) for line, name in imports(path)]
+
+
+def test_the_tools_import_the_packages_but_never_the_tests():
+    """contributors/ and instructors/ may import the packages and each other's modules; the
+    tests import them, never the other way round."""
+    test_modules = {"helpers", "conftest"} | {p.stem for p in (ROOT / "tests").rglob("test_*.py")}
+    found = tool_imports("contributors") + tool_imports("instructors")
+    assert {name for _, name in found} >= {"glm_offline", "browser_check"}  # the reading works
+    assert [(where, name) for where, name in found if name in test_modules] == []
+
+
+def test_the_instructors_tools_stand_without_the_contributors():
+    contributors = {p.stem for p in (ROOT / "contributors").glob("*.py")}
+    assert [(where, name) for where, name in tool_imports("instructors")
+            if name in contributors] == []
