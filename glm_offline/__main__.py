@@ -3,6 +3,7 @@
 import argparse
 import datetime
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -373,6 +374,9 @@ def main(argv=None):
     except KeyboardInterrupt:  # Ctrl-C before a command took it over (serve takes it over)
         print("Interrupted.", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `models | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":
