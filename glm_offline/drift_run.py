@@ -262,5 +262,10 @@ def run_command(args, environ=None):
         print(f"error: nothing was checked: {refused}", file=sys.stderr)
         return 2
     if args.update_cassettes:
-        update_cassettes(results, args.cassettes or PACKAGE_CASSETTES, day)
+        try:
+            update_cassettes(results, args.cassettes or PACKAGE_CASSETTES, day)
+        except (OSError, CassetteError) as exc:
+            print(f"error: the verdicts could not be written into the cassettes: "
+                  f"{getattr(exc, 'strerror', None) or exc}", file=sys.stderr)
+            return 2
     return 1 if any(e.verdict.name == "critical" for e in results) else 0
