@@ -35,8 +35,9 @@ from .record import CONNECT_TIMEOUT_SECONDS, session_without_cookies, start_reco
 from .redaction import credential_secrets, redact
 from .routes import ASYNC_PATH, CHAT_PATH, RESULT_PREFIX
 from .sse_capture import SSERecorder
+from .wire import LIVE_BASE_URL
 
-DEFAULT_BASE_URL = "https://open.bigmodel.cn/api/paas/v4"
+DEFAULT_BASE_URL = LIVE_BASE_URL
 # The cheap first call: the API checks the key before the body, and an empty message list
 # is refused without running a model (that the live API checks in this order is UNVERIFIED;
 # the recorded server does).

@@ -8,7 +8,8 @@ The same validation, matching, recordings, faults and stream writing as over HTT
 a MemoryHandler with the handler interface http.connection.Connection has (headers, path,
 exchange, send_*, start_chunked, write_chunk, end_chunked, abort). A stream is produced
 lazily: each piece of streams.stream_pieces() is made when `requests` asks for the next one,
-after the recorded wait, so iter_content() yields pieces one at a time at the recorded pacing. No thread, no socket.
+after the recorded wait, so iter_content() yields pieces one at a time at the recorded
+pacing. No thread, no socket.
 
 Every requests.Session made after start() (requests.post() makes one per call) has the
 transport mounted for the server's host; other hosts go out as usual. What differs from the

@@ -49,9 +49,9 @@ from .server import Server, wait_for_interrupt
 from .sse_capture import SSERecorder
 from .stream_secrets import redact_stream
 from .validation import parse_body, validate_chat
-from .wire import APIError, http_error
+from .wire import LIVE_BASE_URL, APIError, http_error
 
-DEFAULT_UPSTREAM = "https://open.bigmodel.cn/api/paas/v4"
+DEFAULT_UPSTREAM = LIVE_BASE_URL
 FORWARDED_HEADERS = ("Authorization", "Content-Type", "Accept", "User-Agent")
 PASSED_BACK_HEADERS = ("Retry-After",)
 CONNECT_TIMEOUT_SECONDS = 10
