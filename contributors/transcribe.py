@@ -51,7 +51,7 @@ from glm_offline.cassette_file import FORMAT_VERSION, text, write_whole
 from glm_offline.cassettes import PACKAGE_CASSETTES
 from glm_offline.routes import API_PREFIX
 from glm_offline.tasks import task_record
-from glm_offline.wire import api_error, response_id, sse_lines_to_events
+from glm_offline.wire import LIVE_BASE_URL, api_error, response_id, sse_lines_to_events
 
 SPECS = Path(__file__).parent / "cassette_specs"
 HOW = ("transcribed: written from the documented and publicly captured GLM v4 wire format "
@@ -145,7 +145,7 @@ def cassette(spec, last_drift=None):
     how = HOW
     if any("reasoning" in item for item in spec["interactions"]):
         how += REASONING_HOW
-    metadata.update({"how": how, "api_base": "https://open.bigmodel.cn/api/paas/v4",
+    metadata.update({"how": how, "api_base": LIVE_BASE_URL,
                      "provenance": {**provenance.TRANSCRIBED, "last_drift": last_drift}})
     created = spec["created"]
     return {"version": FORMAT_VERSION, "metadata": metadata,

@@ -26,10 +26,10 @@ import threading
 
 import glm_offline
 from glm_offline.options import parse_flag
+from glm_offline.wire import LIVE_BASE_URL
 
 from . import live_errors, model_watch, recordings
 
-LIVE_BASE_URL = "https://open.bigmodel.cn/api/paas/v4"
 LINES = {  # what connect() prints, in the lesson's language
     "en": {"offline": "Mode: offline (no ZHIPUAI_API_KEY set), recorded GLM responses "
                       "from a local server",

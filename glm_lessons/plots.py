@@ -219,8 +219,11 @@ def _small_png(drawn):
 # -- drawn here, or drawn when the browser edition was built -------------------------------
 PICTURES_ENV = "GLM_LESSONS_PICTURES"  # a folder: save every picture drawn there (build time)
 SHIPPED = Path(__file__).resolve().parent / "pictures"  # in the browser edition's wheel
-NOT_SHIPPED = "(the browser edition has no picture drawn for these values; the desktop setup " \
-    "draws it)"
+NOT_SHIPPED = {  # a picture the browser edition was not given, in the lesson's language
+    "en": "(the browser edition has no picture drawn for these values; the desktop setup "
+          "draws it)",
+    "zh": "（浏览器版没有为这组数值预先画好的图；在电脑上安装的版本会画出来）",
+}
 
 
 def picture_key(name, args, kwargs):
@@ -243,7 +246,7 @@ def _drawn_or_shipped(function):
         key = picture_key(function.__name__, args, kwargs)
         if sys.platform == "emscripten":
             if not (SHIPPED / f"{key}.png").exists():
-                print(NOT_SHIPPED)
+                print(NOT_SHIPPED.get(kwargs.get("language", "en"), NOT_SHIPPED["en"]))
                 return None
             return ShippedPicture(None, (SHIPPED / f"{key}.txt").read_text(encoding="utf-8"),
                                   (SHIPPED / f"{key}.png").read_bytes())

@@ -3,6 +3,7 @@
 import argparse
 import datetime
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from .faults import KINDS, OPTIONS, kinds_help, make_fault
 from .http import CONNECTIONS_AT_MOST, Limits, file_limit
 from .options import MAX_COUNT, STREAM_OPTIONS
 from .server import reachable_addresses, start, stop_on_signals, wait_for_interrupt
+from .wire import LIVE_BASE_URL
 from .wire_page import page_url
 
 DESCRIPTION = """\
@@ -342,7 +344,7 @@ def build_parser():
         "with ZHIPUAI_BASE_URL and your own ZHIPUAI_API_KEY; each exchange that replay needs "
         "is written to a cassette (not 401s, 429s, 5xx, requests replay rejects itself, or "
         "repeats), never with the Authorization header or any key.")
-    record.add_argument("--upstream", default="https://open.bigmodel.cn/api/paas/v4",
+    record.add_argument("--upstream", default=LIVE_BASE_URL,
                         help="the real API base URL (default %(default)s)")
     record.add_argument("--output", required=True, metavar="FILE",
                         help="cassette file to write (created, or appended to)")
@@ -373,6 +375,9 @@ def main(argv=None):
     except KeyboardInterrupt:  # Ctrl-C before a command took it over (serve takes it over)
         print("Interrupted.", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `models | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

@@ -35,8 +35,9 @@ from .record import CONNECT_TIMEOUT_SECONDS, session_without_cookies, start_reco
 from .redaction import credential_secrets, redact
 from .routes import ASYNC_PATH, CHAT_PATH, RESULT_PREFIX
 from .sse_capture import SSERecorder
+from .wire import LIVE_BASE_URL
 
-DEFAULT_BASE_URL = "https://open.bigmodel.cn/api/paas/v4"
+DEFAULT_BASE_URL = LIVE_BASE_URL
 # The cheap first call: the API checks the key before the body, and an empty message list
 # is refused without running a model (that the live API checks in this order is UNVERIFIED;
 # the recorded server does).
@@ -262,5 +263,10 @@ def run_command(args, environ=None):
         print(f"error: nothing was checked: {refused}", file=sys.stderr)
         return 2
     if args.update_cassettes:
-        update_cassettes(results, args.cassettes or PACKAGE_CASSETTES, day)
+        try:
+            update_cassettes(results, args.cassettes or PACKAGE_CASSETTES, day)
+        except (OSError, CassetteError) as exc:
+            print(f"error: the verdicts could not be written into the cassettes: "
+                  f"{getattr(exc, 'strerror', None) or exc}", file=sys.stderr)
+            return 2
     return 1 if any(e.verdict.name == "critical" for e in results) else 0

@@ -5,14 +5,15 @@ server's own app in this process (the browser edition, where Python has no socke
     requests.post(server.base_url + "/chat/completions", ...)   # answered in-process
 
 The same validation, matching, recordings, faults and stream writing as over HTTP: the app gets
-a MemoryHandler with the handler interface http.Handler has (headers, path, exchange, send_*,
-start_chunked, write_chunk, end_chunked, abort). A stream is produced lazily: each piece of
-streams.stream_pieces() is made when `requests` asks for the next one, after the recorded wait,
-so iter_content() yields pieces one at a time at the recorded pacing. No thread, no socket.
+a MemoryHandler with the handler interface http.connection.Connection has (headers, path,
+exchange, send_*, start_chunked, write_chunk, end_chunked, abort). A stream is produced
+lazily: each piece of streams.stream_pieces() is made when `requests` asks for the next one,
+after the recorded wait, so iter_content() yields pieces one at a time at the recorded
+pacing. No thread, no socket.
 
 Every requests.Session made after start() (requests.post() makes one per call) has the
 transport mounted for the server's host; other hosts go out as usual. What differs from the
-socket server: a stream's request leaves the per-key in-flight count when its head is sent,
+socket server: a stream's request leaves the per-attendee in-flight count when its head is sent,
 not when its body ends (nothing runs between the pieces here); and there is no control
 token (server.inject() is the control surface).
 """
@@ -31,10 +32,11 @@ from urllib3.exceptions import ProtocolError, ReadTimeoutError
 
 from .history import Exchange
 from .http import Headers
+from .http.writer import JSON_CONTENT_TYPE, dumps
 from .routes import API_PREFIX, InFlight
 from .server import Server
 from .streams import end_stream, start_reply, stream_pieces
-from .wire import JSON_CONTENT_TYPE, APIError, dumps, http_error
+from .wire import http_error
 
 HOST_SUFFIX = ".invalid"  # RFC 6761: never resolved, so it cannot reach a real host
 CLIENT_ADDRESS = ("127.0.0.1", 0)  # what the app sees as the client (tasks, limits)
@@ -119,16 +121,12 @@ class InProcessServer(Server):
         handler = MemoryHandler(self, method, path, headers)
         self._local.read_timeout = read_timeout
         try:
-            try:
-                route = self.app.route(method, handler.request_path)
-                route(handler, handler.request_path, body)
-            except APIError as error:
-                handler.send_error(error)
+            self._answer(handler, body)  # the socket path's own routing and error headers
         except ReadTimedOut:
             handler.exchange.outcome = "client_closed"
             handler.finish()
             raise
-        except Exception as exc:  # noqa: BLE001 (a bug here: answer 500, as http.py does)
+        except Exception as exc:  # noqa: BLE001 (a bug here: answer 500, as http.connection does)
             handler.exchange.outcome = "server_error"
             if handler.status is None:
                 handler.send_error(http_error(500, "internal error in the recorded server "
@@ -146,7 +144,7 @@ class InProcessServer(Server):
 
 
 class StreamHeldInFlight(InFlight):
-    """The per-key in-flight count (routes.InFlight) where a stream stays counted until its
+    """The per-attendee in-flight count (routes.InFlight) where a stream stays counted until its
     body ends, as it does on a socket: the app leaves the count when write_reply() returns,
     which here is before the body is read, so write_reply() holds the request's key once
     more (hold()) and the stream's end lets go of it."""
@@ -184,7 +182,7 @@ def pause(seconds):
 
 
 class MemoryHandler:
-    """One request, answered into memory: the interface the app uses on http.Handler."""
+    """One request, answered into memory: the interface the app uses on a Connection."""
 
     def __init__(self, owner, method, path, headers):
         self.owner = owner

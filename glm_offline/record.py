@@ -43,15 +43,15 @@ import urllib3
 
 from . import provenance, sse_capture
 from .cassette_file import CassetteError, CassetteFile
-from .redaction import credential_secrets, redact
+from .redaction import credential_secrets, redact, redact_text
 from .routes import API_PREFIX
 from .server import Server, wait_for_interrupt
 from .sse_capture import SSERecorder
 from .stream_secrets import redact_stream
 from .validation import parse_body, validate_chat
-from .wire import APIError, http_error
+from .wire import LIVE_BASE_URL, APIError, http_error
 
-DEFAULT_UPSTREAM = "https://open.bigmodel.cn/api/paas/v4"
+DEFAULT_UPSTREAM = LIVE_BASE_URL
 FORWARDED_HEADERS = ("Authorization", "Content-Type", "Accept", "User-Agent")
 PASSED_BACK_HEADERS = ("Retry-After",)
 CONNECT_TIMEOUT_SECONDS = 10
@@ -122,6 +122,11 @@ def _live_chunks(response):
         if not data:
             return
         yield data
+
+
+def shown_path(path, secrets=()):
+    """What a console message may print of a request's path: no query, no secret."""
+    return redact_text(urlsplit(path).path, secrets)[0]
 
 
 def _say(message):
@@ -210,7 +215,8 @@ class RecordApp:
         try:
             parsed = json.loads(data.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
-            _say(f"not recorded: {handler.command} {handler.path} answered {upstream.status_code} "
+            _say(f"not recorded: {handler.command} {shown_path(handler.path)} answered "
+                 f"{upstream.status_code} "
                  f"{content_type or 'without a content type'}, not JSON")
         else:
             record({"status": upstream.status_code, "json": parsed})
@@ -235,7 +241,7 @@ class RecordApp:
         if too_big:
             reason = (f"the upstream's reply is over {sse_capture.mb(cap)} MB, the most one "
                       "recording holds")
-            _say(f"not recorded: {handler.command} {urlsplit(handler.path).path}: {reason}")
+            _say(f"not recorded: {handler.command} {shown_path(handler.path)}: {reason}")
             raise http_error(502, f"recording proxy: {reason}; it was neither passed on nor "
                              "recorded")
         return b"".join(parts)
@@ -257,12 +263,13 @@ class RecordApp:
             try:
                 handler.write_chunk(data)
             except (ConnectionError, socket.timeout):
-                _say(f"not recorded: the client left {handler.path} before the stream ended")
+                _say(f"not recorded: the client left {shown_path(handler.path)} before the "
+                     "stream ended")
                 raise
             handler.exchange.events_sent = len(recorder.delays_ms)
         recorder.close(time.monotonic())
         if recorder.refused:
-            _say(f"not recorded: {handler.command} {urlsplit(handler.path).path}: "
+            _say(f"not recorded: {handler.command} {shown_path(handler.path)}: "
                  f"{recorder.refused}")
         else:
             record({"status": upstream.status_code, "sse": recorder.lines,
@@ -271,23 +278,24 @@ class RecordApp:
 
     def _record(self, method, path, raw, response, secrets=()):
         reason = unrecorded_reason(method, path, raw, response["status"])
+        shown = shown_path(path, secrets)  # what a message may print of it
         if reason:
-            _say(f"not recorded: {method} {path} answered {response['status']}; {reason}")
+            _say(f"not recorded: {method} {shown} answered {response['status']}; {reason}")
             return
         try:
             body = json.loads(raw.decode("utf-8")) if raw else None
         except (UnicodeDecodeError, ValueError):
-            _say(f"not recorded: the {method} {path} request body is not JSON")
+            _say(f"not recorded: the {method} {shown} request body is not JSON")
             return
         except RecursionError:
-            _say(f"not recorded: {method} {path} nests too deeply to be checked for keys")
+            _say(f"not recorded: {method} {shown} nests too deeply to be checked for keys")
             return
         joined = 0
         if "sse" in response:
             try:
                 lines, joined = redact_stream(response["sse"], secrets)
             except ValueError as exc:
-                _say(f"NOT RECORDED: the {method} {path} stream holds a key or token that could "
+                _say(f"NOT RECORDED: the {method} {shown} stream holds a key or token that could "
                      f"not be redacted ({exc}); record it again with a prompt that does not "
                      "make the model repeat a key")
                 return
@@ -295,7 +303,7 @@ class RecordApp:
         try:
             (path, body, response), redacted = redact([path, body, response], secrets)
         except RecursionError:
-            _say(f"not recorded: {method} {path} nests too deeply to be checked for keys")
+            _say(f"not recorded: {method} {shown} nests too deeply to be checked for keys")
             return
         redacted += joined
         if redacted:

@@ -1,5 +1,5 @@
 """The replay app: which path does what, and the chat and async endpoints, answered from
-cassettes with auth, validation, faults and the per-key concurrency limit.
+cassettes with auth, validation, faults and the per-attendee concurrency limit.
 
 Adding an endpoint is one entry in ReplayApp.api_route() and one method here. Every request
 but the wire page's own is shown on that page (wire_page.py) as it arrives. The coding plan's
@@ -141,7 +141,7 @@ class ReplayApp:
             final = tasks.task_record(tasks.task_fields(final), "FAIL")
         polls = tasks.GENERATED_TASK_POLLS if reply.source == "generated" \
             else reply.polls_before_done
-        client = f"{key_id}@{handler.client_address[0]}"
+        client = (key_id, handler.attendee)  # one client: as the in-flight count has it
         record = self.owner.tasks.submit(final, polls, client)
         handler.send_json(200, record, reply.source, reply.headers or ())
 

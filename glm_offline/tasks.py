@@ -60,7 +60,7 @@ def task_fields(record):
 class Task:
     final: dict  # the record once done: SUCCESS with the answer, or FAIL
     polls_left: int  # polls that still answer PROCESSING
-    client: str
+    client: tuple  # (API key id, client address group): routes.py's one client
     size: int  # task_bytes(final)
 
 

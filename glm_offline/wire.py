@@ -12,6 +12,10 @@ import time
 # The HTTP layer writes JSON bodies too; other modules import these from here.
 from .http.writer import JSON_CONTENT_TYPE, dumps  # noqa: F401
 
+# The live API this server stands in for (docs/sources.md#endpoints): the default upstream of
+# record mode and of the drift check, and where a lesson goes live.
+LIVE_BASE_URL = "https://open.bigmodel.cn/api/paas/v4"
+
 # Captured exactly like this (no space before charset) on the Z.ai host of the platform.
 SSE_CONTENT_TYPE = "text/event-stream;charset=UTF-8"
 SSE_CONTENT_TYPE_NO_CHARSET = "text/event-stream"

@@ -21,6 +21,7 @@ class Checks(Base):
                      "replaced from 210 - 60 = 150 on, and the next one lasts until 360",
             "make_forged": "Make that token above, name it forged, then run this cell again.",
             "expired": "forged has expired: only its signature should be wrong",
+            "not_a_token": "forged is not a GLM token (a JWT, HS256, with an exp claim): {why}",
             "real_secret": "forged is signed with your real secret: sign it with another one",
             "forged": "Correct: a token that has not expired, with a wrong signature",
             "correct": "Correct",
@@ -34,6 +35,7 @@ class Checks(Base):
                      "从 210 - 60 = 150 秒起被替换，下一个令牌一直用到第 360 秒",
             "make_forged": "先在上面做好这个令牌，命名为 forged，再运行这个单元。",
             "expired": "forged 已经过期：应该只有签名是错的",
+            "not_a_token": "forged 不是 GLM 令牌（HS256 签名、带 exp 声明的 JWT）：{why}",
             "real_secret": "forged 是用你真正的 secret 签名的：换一个 secret 签名",
             "forged": "正确：令牌没有过期，签名是错的",
             "correct": "正确",
@@ -60,11 +62,15 @@ class Checks(Base):
     @check("make_forged")
     def forged(self, answer, secret):
         """Exercise 4: a token that has not expired, signed with another secret than `secret`."""
-        claims = jwt.decode(answer, options={"verify_signature": False})
-        self.expect(claims["exp"] > time.time() * 1000, "expired")
         try:
+            claims = jwt.decode(answer, options={"verify_signature": False})
+            self.expect(isinstance(claims.get("exp"), (int, float)), "not_a_token",
+                        why="no exp claim")
+            self.expect(claims["exp"] > time.time() * 1000, "expired")
             jwt.decode(answer, secret, algorithms=["HS256"])
         except jwt.InvalidSignatureError:
             self.say("forged")
+        except jwt.PyJWTError as exc:
+            self.expect(False, "not_a_token", why=f"{type(exc).__name__}: {exc}")
         else:
             self.say("real_secret")

@@ -27,6 +27,9 @@ STALLED_SECONDS = 1.0
 # ... or at any age when its address holds more incomplete requests than this: an address
 # opening them faster than they can stall (a loop of one-byte heads) pays for its own.
 CROWDED_INCOMPLETE = 8
+# close() waits this long for the connections' threads (a stream mid-pause ends at its next
+# write, which the cut socket refuses at once).
+CLOSE_WAIT_SECONDS = 5.0
 _ACCEPT_RESOURCE_ERRORS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 
 
@@ -97,6 +100,7 @@ class Listener:
         self._incomplete = {}  # handlers reading a request's head or body -> since when
         self._incomplete_from = Counter()  # their number per attendee (address_group)
         self._refusing = set()
+        self._live = set()  # every connection whose thread has not ended (evicted ones too)
         self._numbers = iter(range(1, sys.maxsize))
         self.peak_connections = 0
         self.accepted = 0  # connections accepted so far
@@ -157,6 +161,8 @@ class Listener:
         if handler is None:  # far past the cap: a refused connection, at once
             sock.close()
             return
+        with self._lock:
+            self._live.add(handler)
         try:
             # _thread, not threading.Thread: Thread.start() waits until the new thread runs,
             # a hand-off per connection that, under load, delayed a burst of 100 clients.
@@ -240,6 +246,7 @@ class Listener:
         with self._lock:
             self._handlers.discard(handler)
             self._refusing.discard(handler)
+            self._live.discard(handler)
             self._idle.pop(handler, None)
             self._forget_incomplete(handler)
             self._changed.notify_all()
@@ -260,15 +267,18 @@ class Listener:
             return self._changed.wait_for(
                 lambda: condition(len(self._handlers), len(self._idle)), timeout)
 
-    def close(self):
-        """Stop listening and cut every connection."""
+    def close(self, timeout=CLOSE_WAIT_SECONDS):
+        """Stop listening, cut every connection, and wait (at most `timeout`) until every
+        connection's thread has ended, so that none answers or publishes after close()."""
         self._stopping.set()
         self.listener.close()
         with self._lock:
-            handlers = list(self._handlers | self._refusing)
+            handlers = list(self._live)
         for handler in handlers:
             handler.evicted = True
             try:
                 handler.connection.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+        with self._changed:
+            return self._changed.wait_for(lambda: not self._live, timeout)

@@ -15,6 +15,7 @@ import pytest
 
 import glm_offline
 import transcribe
+from glm_offline import __main__ as main_module
 from glm_offline import drift_run
 from glm_offline.cassette_file import read_checked
 from glm_offline.cassettes import PACKAGE_CASSETTES
@@ -357,3 +358,25 @@ def test_update_cassettes_writes_the_verdict_and_the_day(tmp_path):
         encoding="utf-8"))
     assert (folder / "lesson-02.json").read_text(encoding="utf-8") == transcribe.render(
         spec, provenance["last_drift"])
+
+
+def test_verdicts_that_cannot_be_written_end_in_one_line_not_a_traceback(tmp_path, monkeypatch,
+                                                                        capsys):
+    folder = tmp_path / "recordings"
+    folder.mkdir()
+    (folder / "lesson-02.json").write_bytes((PACKAGE_CASSETTES / "lesson-02.json").read_bytes())
+
+    def refuse(path, data):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(drift_run, "write_whole", refuse)
+    with glm_offline.start(cassette_dirs=[folder], packaged_cassettes=False, strict=True,
+                           api_keys=[KEY], pacing="instant") as upstream:
+        args = main_module.build_parser().parse_args(
+            ["drift", "--base-url", upstream.base_url, "--cassettes", str(folder),
+             "--update-cassettes"])
+        status = drift_run.run_command(args, environ={"ZHIPUAI_API_KEY": KEY})
+    err = capsys.readouterr().err
+    assert status == 2
+    assert err.strip().splitlines()[-1] == (
+        "error: the verdicts could not be written into the cassettes: Permission denied")

@@ -104,3 +104,12 @@ def test_installed_without_the_lessons_it_scans_the_recordings_only(tmp_path):
         "note: no notebooks folder beside the package (installed without the lessons): "
         "scanning the recordings only",
         "none: no lesson or recording uses a model retired by 2026-12-07"]
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback():
+    # `python -m glm_offline models | head -3`: the pipe closes before the table is written.
+    process = subprocess.Popen([sys.executable, "-m", "glm_offline", "models"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()
+    _, err = process.communicate(timeout=60)
+    assert b"Traceback" not in err and b"BrokenPipeError" not in err, err.decode()

@@ -3,6 +3,7 @@
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -258,3 +259,29 @@ def test_faults_and_stream_options_on_a_recording_server_are_refused(tmp_path, c
                            r"RecordApp, not the replay server"):
             call(proxy)
         assert proxy.faults.pending() == []
+
+
+def test_stop_waits_for_every_connection_thread_and_stays_quick():
+    # STYLE: stop() = shutdown + close + join. A connection still answering (here held by a
+    # slow first byte) must be cut and its thread gone when stop() returns, not later.
+    server = glm_offline.start(pacing="instant")
+    listener = server._httpd
+    server.inject("slow_first_byte", seconds=30)
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+    body = json.dumps({"model": "glm-4-flash-250414",
+                       "messages": [{"role": "user", "content": "hi"}]}).encode()
+    sock.sendall(b"POST /api/paas/v4/chat/completions HTTP/1.1\r\nHost: x\r\n"
+                 b"Authorization: Bearer " + server.api_key.encode() +
+                 b"\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
+                 + body)
+    deadline = time.monotonic() + 5  # until the request is read and its fault taken
+    while server.faults.pending() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not server.faults.pending()
+    started = time.monotonic()
+    server.stop()
+    assert time.monotonic() - started < 3  # cut, not waited out (30 s)
+    # Its thread has ended: the exchange is in the history the moment stop() returns.
+    assert [exchange.path for exchange in server.history] == ["/api/paas/v4/chat/completions"]
+    assert not listener._live
+    sock.close()
