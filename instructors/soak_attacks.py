@@ -59,14 +59,18 @@ class Room:
         return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
-def _status(sock):
+def read_status(sock):
+    """The status code of the answer on `sock` (int), reading at most its first line;
+    ConnectionError when the server closed without one."""
     data = b""
     while b"\r\n" not in data and len(data) < 8192:
         chunk = sock.recv(4096)
         if not chunk:
             break
         data += chunk
-    return int(data[9:12]) if data.startswith(b"HTTP/1.1 ") and len(data) >= 12 else None
+    if not data.startswith(b"HTTP/1.1 ") or len(data) < 12:
+        raise ConnectionError(f"no HTTP answer (got {data[:40]!r})")
+    return int(data[9:12])
 
 
 # -- (a) bodies declared and never sent ---------------------------------------------------------
@@ -81,7 +85,10 @@ def stalled_body(room):
                 s.sendall(head)
                 room.tally.count("stalled bodies: heads sent")
                 s.settimeout(max(0.1, room.left()))
-                status = _status(s)
+                try:
+                    status = read_status(s)
+                except ConnectionError:
+                    status = None
             room.tally.count(f"stalled bodies: server answered {status}" if status else
                              "stalled bodies: server closed without an answer")
         except TimeoutError:

@@ -95,17 +95,7 @@ class Tally:
             self.first_byte_s.append(first_byte_s)
 
 
-def read_status(sock):
-    """The status code of the answer on `sock` (int), reading at most its first line."""
-    data = b""
-    while b"\r\n" not in data and len(data) < 8192:
-        chunk = sock.recv(4096)
-        if not chunk:
-            break
-        data += chunk
-    if not data.startswith(b"HTTP/1.1 ") or len(data) < 12:
-        raise ConnectionError(f"no HTTP answer (got {data[:40]!r})")
-    return int(data[9:12])
+read_status = soak_attacks.read_status  # one reader of a status line for the whole soak
 
 
 # -- attendees -----------------------------------------------------------------------------

@@ -29,15 +29,6 @@ def _suite_settings():
 
 
 LESSON_KERNEL_ENV = _suite_settings()
-def _suite_settings():
-    """The root conftest.py's LESSON_KERNEL_ENV: the same strict, hostile, instant kernels."""
-    spec = importlib.util.spec_from_file_location("suite_conftest", ROOT / "conftest.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.LESSON_KERNEL_ENV
-
-
-LESSON_KERNEL_ENV = _suite_settings()
 
 
 def check_lesson(path):
