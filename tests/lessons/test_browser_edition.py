@@ -118,6 +118,7 @@ def test_the_check_finds_requests_to_other_hosts_and_a_stream_that_came_at_once(
         "service_worker: http://127.0.0.1:9999/other",
         "worker: https://cdn.jsdelivr.net/pyodide/v314.0.6/full/pyodide.mjs"]
     pieces = check.recorded_pieces()
+    assert pieces == 10  # hello-en-stream: "Hello", "!", " It", ... "." (its content deltas)
     spread = [[60.0 * n, "x|"] for n in range(pieces)]
     assert check.stream_failures(spread) == []
     at_once = [[5.0, "x|" * pieces]]
