@@ -27,9 +27,10 @@ STALLED_SECONDS = 1.0
 # ... or at any age when its address holds more incomplete requests than this: an address
 # opening them faster than they can stall (a loop of one-byte heads) pays for its own.
 CROWDED_INCOMPLETE = 8
-# close() waits this long for the connections' threads (a stream mid-pause ends at its next
-# write, which the cut socket refuses at once).
-CLOSE_WAIT_SECONDS = 5.0
+# close() waits this long for the connections' threads: a cut connection's thread ends within
+# milliseconds, unless it is blocked on something else (the recorder's upstream read), which
+# close() cannot cut and does not wait out.
+CLOSE_WAIT_SECONDS = 1.0
 _ACCEPT_RESOURCE_ERRORS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 
 
