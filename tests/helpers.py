@@ -12,8 +12,10 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from types import SimpleNamespace
 from unittest import mock
@@ -259,3 +261,18 @@ def refuses(language, name, check_cell, namespace):
     """The check prints one line, and not the verdict of success."""
     printed = checked(language, name, check_cell, namespace).strip("\n")
     return "\n" not in printed and not printed.startswith(CORRECT)
+
+
+@contextmanager
+def serving_upstream(handler_class):
+    """A stand-in upstream (a stdlib request handler class) on a free loopback port, for the
+    recording proxy: yields its /api/paas/v4 base URL, and stops it on the way out."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler_class)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/api/paas/v4"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join()

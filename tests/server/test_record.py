@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import SimpleNamespace
 
 import jwt
@@ -27,6 +27,7 @@ from glm_offline.cassette_file import read_checked
 from glm_offline.cassettes import CassetteError, load_file
 from glm_offline.record import run_recorder, start_recorder
 from glm_offline.sse_capture import SSERecorder
+from helpers import serving_upstream
 
 KEY = glm_offline.OFFLINE_API_KEY
 KEY_ID, KEY_SECRET = glm_offline.split_key(KEY)
@@ -279,13 +280,8 @@ class GzipUpstream(BaseHTTPRequestHandler):
 @pytest.fixture
 def gzip_upstream():
     GzipUpstream.seen = []
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), GzipUpstream)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/api/paas/v4"
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join()
+    with serving_upstream(GzipUpstream) as url:
+        yield url
 
 
 def test_compressed_upstream_body_is_stored_decoded_and_the_key_is_passed_on(gzip_upstream,
@@ -489,17 +485,9 @@ class CookieUpstream(BaseHTTPRequestHandler):
 
 def test_an_upstream_cookie_is_never_sent_for_a_later_client(output):
     CookieUpstream.cookies_seen = []
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), CookieUpstream)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        upstream_url = f"http://127.0.0.1:{httpd.server_address[1]}/api/paas/v4"
-        with start_recorder(upstream_url, output) as proxy:
-            answers = [post(proxy.base_url, ask(f"Attendee {n}.")) for n in range(3)]
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join()
+    with serving_upstream(CookieUpstream) as upstream_url, \
+            start_recorder(upstream_url, output) as proxy:
+        answers = [post(proxy.base_url, ask(f"Attendee {n}.")) for n in range(3)]
     assert [a.status_code for a in answers] == [200, 200, 200]
     assert "Set-Cookie" not in answers[0].headers
     assert CookieUpstream.cookies_seen == [None, None, None]
@@ -556,13 +544,8 @@ class ChunkedUpstream(BaseHTTPRequestHandler):
 @pytest.fixture
 def chunked_upstream():
     ChunkedUpstream.written = []
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), ChunkedUpstream)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/api/paas/v4"
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join()
+    with serving_upstream(ChunkedUpstream) as url:
+        yield url
 
 
 def big_json_pieces(megabytes):

@@ -6,14 +6,14 @@ http.server that streams what each test gives it; only 127.0.0.1 is contacted.
 """
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 import requests
 
 import glm_offline
 from glm_offline.record import start_recorder
+from helpers import serving_upstream
 
 KEY = glm_offline.OFFLINE_API_KEY
 KEY_SECRET = glm_offline.split_key(KEY)[1]
@@ -41,13 +41,8 @@ class StreamingUpstream(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def upstream():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), StreamingUpstream)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/api/paas/v4"
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join()
+    with serving_upstream(StreamingUpstream) as url:
+        yield url
 
 
 def chunk(delta, index=0):
