@@ -73,6 +73,22 @@ def read_status(sock):
     return int(data[9:12])
 
 
+def post_and_count(room, path, data, credential, label):
+    """One JSON POST on a new connection, read to its end; the tally counts its status (or
+    the error) under `label`."""
+    connection = http.client.HTTPConnection(room.host, room.port, timeout=SOCKET_TIMEOUT_S)
+    try:
+        connection.request("POST", path, data, {"Authorization": f"Bearer {credential}",
+                                                "Content-Type": "application/json"})
+        response = connection.getresponse()
+        response.read()
+        room.tally.count(f"{label}: HTTP {response.status}")
+    except (OSError, http.client.HTTPException) as exc:
+        room.tally.count(f"{label}: {type(exc).__name__}")
+    finally:
+        connection.close()
+
+
 # -- (a) bodies declared and never sent ---------------------------------------------------------
 
 def stalled_body(room):
@@ -151,17 +167,7 @@ def big_request_ids(room, submissions, number):
             return
         request_id = f"{number}-{index}-" + "r" * REQUEST_ID_CHARS
         data = json.dumps({**body, "request_id": request_id}).encode()
-        connection = http.client.HTTPConnection(room.host, room.port, timeout=SOCKET_TIMEOUT_S)
-        try:
-            connection.request("POST", path, data, {"Authorization": f"Bearer {room.key}",
-                                                    "Content-Type": "application/json"})
-            response = connection.getresponse()
-            response.read()
-            room.tally.count(f"big request_ids: HTTP {response.status}")
-        except (OSError, http.client.HTTPException) as exc:
-            room.tally.count(f"big request_ids: {type(exc).__name__}")
-        finally:
-            connection.close()
+        post_and_count(room, path, data, room.key, "big request_ids")
 
 
 # -- (d) wire viewers that never read, and (f)'s instructor page --------------------------------
@@ -285,18 +291,7 @@ def odd_claims(room, data):
     while room.left() > 0:
         token = tokens[index % len(tokens)]
         index += 1
-        connection = http.client.HTTPConnection(room.host, room.port, timeout=SOCKET_TIMEOUT_S)
-        try:
-            connection.request("POST", room.api_path + "/chat/completions", data,
-                               {"Authorization": f"Bearer {token}",
-                                "Content-Type": "application/json"})
-            response = connection.getresponse()
-            response.read()
-            room.tally.count(f"odd claims: HTTP {response.status}")
-        except (OSError, http.client.HTTPException) as exc:
-            room.tally.count(f"odd claims: {type(exc).__name__}")
-        finally:
-            connection.close()
+        post_and_count(room, room.api_path + "/chat/completions", data, token, "odd claims")
         time.sleep(ODD_CLAIMS_EVERY_S)  # the attacker's pace, not a wait for the server
 
 
