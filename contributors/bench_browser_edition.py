@@ -31,7 +31,7 @@ from browser_check import (  # noqa: E402
     stop,
     wait_for,
 )
-from browser_edition_check import Browser, open_page, run_all, start_chromium  # noqa: E402
+from browser_edition_check import Browser, open_page, run_all, start_browser  # noqa: E402
 
 KINDS = ("kernel ready", "first cell run", "every cell run")
 
@@ -45,7 +45,7 @@ def site_size(folder):
 
 def one_run(chromium, websocket, url, workdir, timeout):
     """{cold: timings, warm: timings} in one fresh browser."""
-    process, ws_url = start_chromium(chromium, workdir)
+    process, ws_url = start_browser(chromium, workdir)
     browser = None
     try:
         browser = Browser(websocket, ws_url)

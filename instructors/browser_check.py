@@ -251,13 +251,15 @@ def start_lab(workdir, port, token):
     return process
 
 
-def start_chromium(chromium, workdir, url):
+def start_chromium(chromium, workdir, url, flags=()):
+    """Chromium on `url` with its own profile in `workdir`: (process, DevTools port)."""
     profile = workdir / "chromium-profile"
     profile.mkdir()
-    log_file = open(workdir / "chromium.log", "wb")
-    process = subprocess.Popen([chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", url],
-                               stdout=log_file, stderr=subprocess.STDOUT,
-                               start_new_session=True)
+    with open(workdir / "chromium.log", "wb") as log_file:  # the child keeps its own copy
+        process = subprocess.Popen([chromium, *CHROMIUM_FLAGS, *flags,
+                                    f"--user-data-dir={profile}", url],
+                                   stdout=log_file, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
     active_port = profile / "DevToolsActivePort"
 
     def port_ready():

@@ -31,13 +31,13 @@ from urllib.parse import urlsplit
 import nbformat
 
 from browser_check import (
-    CHROMIUM_FLAGS,
     CheckFailed,
     ensure_cjk_font,
     find_chromium,
     free_port,
     http_get,
     import_websocket,
+    start_chromium,
     stop,
     wait_for,
 )
@@ -161,18 +161,10 @@ class Browser:
         self.ws.close()
 
 
-def start_chromium(chromium, workdir):
-    profile = workdir / "profile"
-    profile.mkdir()
-    log_file = open(workdir / "chromium.log", "wb")
-    process = subprocess.Popen([chromium, *CHROMIUM_FLAGS, "--disable-application-cache",
-                                f"--user-data-dir={profile}", "about:blank"],
-                               stdout=log_file, stderr=subprocess.STDOUT,
-                               start_new_session=True)
-    active = profile / "DevToolsActivePort"
-    wait_for(lambda: active.exists() and active.read_text().split("\n")[0].strip(), 30,
-             "Chromium's DevTools port")
-    port = int(active.read_text().split("\n")[0])
+def start_browser(chromium, workdir):
+    """Chromium on a blank page, no application cache: (process, the browser's websocket)."""
+    process, port = start_chromium(chromium, workdir, "about:blank",
+                                   flags=["--disable-application-cache"])
     version = json.loads(http_get(f"http://127.0.0.1:{port}/json/version"))
     return process, version["webSocketDebuggerUrl"]
 
@@ -321,7 +313,7 @@ def check_lesson(chromium, websocket, site_url, notebook, against, workdir, time
                  screenshot=None):
     chrome = browser = None
     try:
-        chrome, ws_url = start_chromium(chromium, workdir)
+        chrome, ws_url = start_browser(chromium, workdir)
         browser = Browser(websocket, ws_url)
         relative = f"notebooks/{notebook.parent.name}/{notebook.name}"
         began = time.monotonic()
