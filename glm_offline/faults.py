@@ -23,7 +23,6 @@ import threading
 from dataclasses import dataclass, field
 
 from . import chat
-from .http import error_body
 from .wire import DONE_LINE, ERRORS, APIError, api_error, count_tokens, dumps, event_chunk
 
 
@@ -223,7 +222,7 @@ def reshape(reply, fault, english=False):
         reply.events += [[f"data: {dumps(final)}"], [DONE_LINE]]
     elif kind.shape == "frame":
         code = fault.params.get("code", "1302")
-        error = {**error_body(api_error(code), english), "request_id": first["id"]}
+        error = {**api_error(code).body(english=english), "request_id": first["id"]}
         reply.events += [["event: error", f"data: {dumps(error)}"], [DONE_LINE]]
     elif kind.shape == "drop":
         reply.drop = True

@@ -13,7 +13,7 @@ What to answer is the app's business (connection.Site): the server's app answers
 `app(handler, body)` with the handler's send_* methods.
 """
 
-from .connection import Connection, NoAnswer, Site, States, error_body
+from .connection import Connection, NoAnswer, Site, States
 from .limits import (
     CONNECTIONS_AT_MOST,
     ByteBudget,
@@ -31,5 +31,5 @@ from .writer import JSON_CONTENT_TYPE, ResponseWriter, dumps, response_head
 __all__ = ["CONNECTIONS_AT_MOST", "JSON_CONTENT_TYPE", "BodyAccount", "ByteBudget", "ClientGone",
            "Connection", "FramingError", "Headers", "Limits", "Listener", "NoAnswer", "Refusal",
            "Request", "RequestReader", "ResponseWriter", "Site", "States", "address_group",
-           "address_reuse_option", "default_connection_cap", "dumps", "error_body",
+           "address_reuse_option", "default_connection_cap", "dumps",
            "file_limit", "log", "parsed_cost", "response_head"]

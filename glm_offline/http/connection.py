@@ -50,11 +50,6 @@ class States:
     stopping: Callable = lambda: False  # the server is stopping: no lingering
 
 
-def error_body(error, english):
-    """The error's GLM body in the language asked for."""
-    return error.body(english=english)
-
-
 class _SocketReader(io.RawIOBase):
     """recv() that fails with TimeoutError once `deadline` (time.monotonic()) has passed:
     a whole-request deadline, not a per-read one (a byte every few seconds is not enough)."""
@@ -265,7 +260,7 @@ class Connection:
         return self.site.english(self.headers)
 
     def send_error(self, error, headers=()):
-        self.send_json(error.status, error_body(error, self.english()), "error", headers)
+        self.send_json(error.status, error.body(english=self.english()), "error", headers)
 
     def send_json(self, status, obj, source="", headers=()):
         self.exchange.source = source or self.exchange.source
