@@ -18,6 +18,7 @@ The parts, each taught in a lesson and used here unchanged:
 5. The answer (lessons 03 and 06): Answer, merge_tool_call_fragments
 6. Retries (lesson 05): is_retryable, backoff_delays
 7. The client: GLMClient.chat() and GLMClient.stream()
+8. On screen (lesson 03): Printer, the reasoning in grey apart from the answer
 
 Each fact about the API has a public source, listed in the course's docs/sources.md; the
 official reference is https://docs.bigmodel.cn/cn/api/introduction (in English,
@@ -34,7 +35,7 @@ import jwt
 import requests
 
 __all__ = ["Answer", "APIError", "Event", "GLMAuth", "GLMClient", "GLMError", "IncompleteAnswer",
-           "NetworkError", "TokenCache", "api_error_from", "backoff_delays", "is_retryable",
+           "NetworkError", "Printer", "TokenCache", "api_error_from", "backoff_delays", "is_retryable",
            "iter_chunks", "iter_events", "merge_tool_call_fragments", "sign_token", "split_key",
            "split_lines"]
 
@@ -555,3 +556,29 @@ class GLMClient:
                                            f"{error}", answer) from error
                 raise
         return answer
+
+
+# -- 8. On screen --------------------------------------------------------------------------
+
+# A mid grey (xterm colour 245, #8a8a8a): dimmer than the answer on a light screen and on a
+# dark one, in a terminal, in JupyterLab and in an HTML export. Plain "dim" (\x1b[2m) and
+# "bright black" (\x1b[90m) are drawn almost black in Jupyter's light theme.
+GREY, PLAIN = "\x1b[38;5;245m", "\x1b[0m"
+
+
+class Printer:
+    """Shows a streamed answer as it arrives: the reasoning in grey, then the answer on a line
+    of its own. client.stream(messages, on_reasoning=p.reasoning, on_content=p.content)."""
+
+    def __init__(self, file=None):
+        self.file = file  # None: sys.stdout at the time of printing
+        self.reasoned = self.answering = False
+
+    def reasoning(self, text):
+        print(GREY + text + PLAIN, end="", flush=True, file=self.file)
+        self.reasoned = True
+
+    def content(self, text):
+        apart = self.reasoned and not self.answering
+        print("\n" + text if apart else text, end="", flush=True, file=self.file)
+        self.answering = True

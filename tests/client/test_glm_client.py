@@ -610,3 +610,21 @@ def test_the_installed_package_ships_glm_client(tmp_path):
     found = subprocess.run([sys.executable, "-c", "import glm_client; print(glm_client.__name__)"],
                            cwd=tmp_path, capture_output=True, text=True, timeout=30)
     assert found.stdout.strip() == "glm_client", found.stderr
+
+
+def test_the_printer_shows_reasoning_in_grey_then_the_answer_on_its_own_line(capsys):
+    printer = g.Printer()
+    printer.reasoning("Think")
+    printer.reasoning(" more")
+    printer.content("Hi")
+    printer.content("!")
+    assert capsys.readouterr().out == ("\x1b[38;5;245mThink\x1b[0m\x1b[38;5;245m more\x1b[0m"
+                                       "\nHi!")
+
+
+def test_the_printer_without_reasoning_starts_the_answer_where_the_cursor_is(tmp_path):
+    with open(tmp_path / "out.txt", "w") as out:
+        printer = g.Printer(file=out)
+        printer.content("Hi")
+        printer.content(" there")
+    assert (tmp_path / "out.txt").read_text() == "Hi there"

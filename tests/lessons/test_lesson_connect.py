@@ -95,3 +95,33 @@ def test_the_stand_ins_offline_only_demos_say_so_in_one_line_and_do_nothing(caps
 def test_bad_settings_get_a_one_line_error(language, environ, message):
     with pytest.raises(ValueError, match=message):
         connect(language, environ=environ)
+
+
+def test_offline_points_the_two_variables_at_the_server(capsys):
+    environ = {}
+    base_url, api_key, _ = connect("en", environ=environ)
+    assert environ["ZHIPUAI_API_KEY"] == api_key and environ["ZHIPUAI_BASE_URL"] == base_url
+    connect("en", environ=environ)  # run again: the exported key is not taken for a live one
+    assert capsys.readouterr().out.splitlines()[-1].startswith("Mode: offline (no ZHIPUAI_API_KEY")
+
+
+def test_going_live_again_gets_the_learners_own_variables_back(capsys):
+    environ = {"ZHIPUAI_API_KEY": "abc.def", "ZHIPUAI_BASE_URL": "https://api.z.ai/api/paas/v4",
+               "GLM_OFFLINE": "1"}
+    _, offline_key, _ = connect("en", environ=environ)
+    assert environ["ZHIPUAI_API_KEY"] == offline_key != "abc.def"
+    environ["GLM_OFFLINE"] = "0"
+    base_url, api_key, _ = connect("en", environ=environ)
+    assert (base_url, api_key) == ("https://api.z.ai/api/paas/v4", "abc.def")
+    assert {k: v for k, v in environ.items() if k.startswith("ZHIPUAI")} == {
+        "ZHIPUAI_API_KEY": "abc.def", "ZHIPUAI_BASE_URL": "https://api.z.ai/api/paas/v4"}
+    assert not [k for k in environ if k.startswith("GLM_LESSONS")]
+
+
+def test_a_key_the_learner_sets_after_going_offline_is_their_own(capsys):
+    environ = {}
+    connect("en", environ=environ)
+    environ["ZHIPUAI_API_KEY"] = "abc.def"  # %env ZHIPUAI_API_KEY=... in the notebook
+    _, api_key, _ = connect("en", environ=environ)
+    assert api_key == "abc.def"
+    assert "Mode: live" in capsys.readouterr().out
