@@ -4,7 +4,8 @@ template JupyterLab's own CSS comes with). The lesson's stream_chat prints a rec
 a one-cell notebook holds exactly that output; nbconvert exports it; the colours are read back
 from the HTML and its CSS (the inline style or the class of the reasoning's span, the CSS
 variables they use) and compared by WCAG 2 contrast. JupyterLab itself is measured in pixels by
-instructors/browser_check.py.
+instructors/browser_check.py (in CI, on zh/03); the verdict it gives on its measurements is
+tested at the end.
 
 Thresholds, and why:
 - answer vs background >= 7:1 (WCAG AAA for body text): the answer is what the learner reads;
@@ -27,6 +28,7 @@ import nbformat
 import pytest
 import requests
 
+import browser_check
 import glm_client
 import glm_offline
 from helpers import run_lesson_cells
@@ -173,3 +175,25 @@ def test_the_check_refuses_the_near_black_grey_the_lesson_used_to_print(tmp_path
     background, answer_colour, reasoning_colour, _ = colours(exported(old, tmp_path))
     assert reasoning_colour == (0x28, 0x2C, 0x36)  # JupyterLab's bright black
     assert contrast(answer_colour, background) < 2 * contrast(reasoning_colour, background)
+
+
+# -- the verdict instructors/browser_check.py gives on the pixels it measures in JupyterLab ---
+
+def measured(reasoning, answer, paper=(255, 255, 255)):
+    return {"reasoning": {"ink": reasoning, "paper": paper},
+            "answer": {"ink": answer, "paper": paper}}
+
+
+def test_the_browser_check_passes_the_printers_grey_as_jupyterlab_draws_it():
+    """The ink colours the check measured in headless Chromium for zh/03 (#8a8a8a, #212121)."""
+    assert browser_check.reasoning_verdict(measured((0x8A,) * 3, (0x21,) * 3)) == []
+
+
+@pytest.mark.parametrize("reasoning, why", [
+    ((0x28, 0x2C, 0x36), "not visibly lighter"),  # \x1b[90m in JupyterLab: 14:1 beside 16:1
+    ((0x21,) * 3, "not visibly lighter"),  # no colour at all
+    ((0xC8,) * 3, "hard to read"),  # a pale grey: 1.7:1 on white
+])
+def test_the_browser_check_refuses_a_reasoning_too_dark_or_too_pale(reasoning, why):
+    failures = browser_check.reasoning_verdict(measured(reasoning, (0x21,) * 3))
+    assert any(why in failure for failure in failures), failures
