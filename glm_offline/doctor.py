@@ -12,6 +12,7 @@ general URL gets 429/1113; a key from the other platform (open.bigmodel.cn / api
 with /v1 after /v4 a Spring-style 404. Each UNVERIFIED mapping says so in what is printed.
 """
 
+import argparse
 import os
 import re
 from urllib.parse import urlsplit, urlunsplit
@@ -30,6 +31,8 @@ TEXT = {
     "en": {
         "no_key": "ZHIPUAI_API_KEY is not set: set it to your key in this shell "
                   "(doctor never takes the key as an argument).",
+        "argument": "doctor takes no key on the command line (it would stay in your shell's "
+                    "history): set ZHIPUAI_API_KEY instead.",
         "bad_url": "The base URL must look like {general}, not {url}.",
         "whole_url": "The base URL stops before /chat/completions: use {fixed}.",
         "network": "No answer from {host}: {why}. Check the network, a proxy, or the host "
@@ -75,6 +78,8 @@ TEXT = {
     "zh": {
         "no_key": "没有设置 ZHIPUAI_API_KEY：请在这个终端里把它设成你的密钥"
                   "（doctor 从不接受以参数形式传入的密钥）。",
+        "argument": "doctor 不接受写在命令行上的密钥（它会留在终端的历史记录里）："
+                    "请改为设置 ZHIPUAI_API_KEY。",
         "bad_url": "基础 URL 应该形如 {general}，而不是 {url}。",
         "whole_url": "基础 URL 到 /chat/completions 之前为止：请改用 {fixed}。",
         "network": "{host} 没有回应：{why}。请检查网络、代理，或基础 URL 里的主机名。",
@@ -254,4 +259,13 @@ def add_command(commands):
                         "the international one is https://api.z.ai/api/paas/v4")
     doctor.add_argument("--lang", choices=sorted(TEXT), default="en",
                         help="the language of the verdict (default en)")
-    doctor.set_defaults(func=lambda args: run(args.base_url, args.lang))
+    # A key given on the command line anyway is taken here, so that no error message echoes it.
+    doctor.add_argument("--api-key", "--key", dest="given", action="append", help=argparse.SUPPRESS)
+    doctor.add_argument("stray", nargs="*", help=argparse.SUPPRESS)
+    doctor.set_defaults(func=lambda args: refuse_argument(args.lang) if args.given or args.stray
+                        else run(args.base_url, args.lang))
+
+
+def refuse_argument(lang, out=print):
+    out(TEXT[lang]["argument"])
+    return 2
