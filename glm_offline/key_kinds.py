@@ -43,7 +43,7 @@ KEYS = {
     "no_balance": f"glm-offline-no-balance.{_SECRET}",
     "zai": f"glm-offline-zai.{_SECRET}",
 }
-OFFLINE_KEYS = tuple(KEYS.values())  # what the server knows by default
+DEFAULT_KEYS = tuple(KEYS.values())  # the keys a server knows by default
 # kind -> (refusal on the general URL, refusal on the coding URL): a business code, or None
 REFUSALS = {
     "general": (None, None),  # coding URL: third party, UNVERIFIED in 2026
