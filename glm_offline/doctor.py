@@ -41,7 +41,7 @@ TEXT = {
         "connect": "cannot connect (DNS or network)",
         "works": "Works: HTTP 200 from {where}; the key is accepted here ({kind}).",
         "kind_general": "a general API key",
-        "kind_coding": "a GLM Coding Plan key, or one this URL also takes",
+        "kind_coding": "a GLM Coding Plan key, or another key this URL takes too: UNVERIFIED",
         "free_note": "This check used the free model {model}: if paid models answer 429/1113, "
                      "the key has no balance or is a Coding Plan key (then use {coding}).",
         "refused": "Refused: HTTP {status}, code {code} ({message}).",
@@ -87,7 +87,7 @@ TEXT = {
         "connect": "无法连接（DNS 或网络问题）",
         "works": "可用：{where} 返回 HTTP 200，这里接受这个密钥（{kind}）。",
         "kind_general": "通用 API 的密钥",
-        "kind_coding": "GLM Coding Plan 的密钥，或这个地址也接受的密钥",
+        "kind_coding": "GLM Coding Plan 的密钥，或这个地址也接受的其他密钥，UNVERIFIED",
         "free_note": "这次检查用的是免费模型 {model}：如果付费模型返回 429/1113，"
                      "说明账户没有余额，或者这是 Coding Plan 的密钥（那就改用 {coding}）。",
         "refused": "被拒绝：HTTP {status}，错误码 {code}（{message}）。",
