@@ -6,6 +6,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from helpers import lesson_paths
+
 ROOT = Path(__file__).resolve().parents[2]
 TIME = {"en": re.compile(r"\*\*Time:\*\* (\d+) minutes teaching, (\d+) minutes exercises"),
         "zh": re.compile(r"\*\*时间：\*\* 讲解 (\d+) 分钟，练习 (\d+) 分钟")}
@@ -29,7 +31,7 @@ def test_each_lesson_is_in_the_readme_with_its_own_minutes(language):
         found = re.search(minutes, line)
         if line.startswith("| ") and link and found:
             rows[link.group(1)] = found.groups()
-    names = sorted(p.name for p in (ROOT / "notebooks" / language).glob("*.ipynb"))
+    names = [path.name for path in lesson_paths(language)]  # 00-start-here is linked apart
     assert sorted(rows) == names, f"{readme}: the lesson table and notebooks/{language} differ"
     for name in names:
         assert rows[name] == stated_minutes(language, name), f"{readme}: {name}'s minutes"
