@@ -87,8 +87,9 @@ def shown(path):
 class Workspace:
     """The copies of `notebooks` (a folder with en/ and zh/) kept in `folder`."""
 
-    def __init__(self, notebooks=NOTEBOOKS, folder=WORKSPACE):
-        self.notebooks, self.folder = Path(notebooks), Path(folder)
+    def __init__(self, notebooks=None, folder=None):
+        self.notebooks = Path(notebooks or NOTEBOOKS)
+        self.folder = Path(folder or WORKSPACE)
         if not all((self.notebooks / language).is_dir() for language in LANGUAGES):
             raise WorkspaceError(f"no lessons in {self.notebooks}: run this in a clone of the "
                                  "course's repository (pip install -r requirements.txt there)")

@@ -13,7 +13,8 @@ ROOT = Path(__file__).resolve().parents[2]
 # Shapes only: a real GLM key is 32 hex + "." + 16 alphanumerics; a JWT starts "eyJ".
 REAL_KEY = re.compile(r"[0-9a-f]{32}\.[A-Za-z0-9]{16}")
 JWT = re.compile(r"eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
-SKIP_DIRS = {".git", ".venv", "venv", "__pycache__", ".ipynb_checkpoints", "node_modules"}
+SKIP_DIRS = {".git", ".venv", "venv", "__pycache__", ".ipynb_checkpoints", "node_modules",
+             "my-lessons"}  # the learner's own copies (gitignored): a key pasted there is theirs
 
 
 def repo_files():
