@@ -7,9 +7,11 @@
 or links to (the diagrams beside them), into my-lessons/ where a copy is missing, never over a
 learner's copy, then starts JupyterLab there with the start-here notebook open. JupyterLab's
 autosave then writes to the copies, and the stored lessons (which the test suite runs) stay as
-they are. The workspace sits in the repository's folder at the same depth as notebooks/LANG, so
-a path a lesson builds from its own folder (lesson 10's `../../capstone`, `../../my_chat.py`)
-means the same thing in a copy.
+they are. The course's folder is the current one when it holds notebooks/ (the README's
+commands run there, and an offline-kit install has the package in site-packages), else the
+clone an editable install runs from. my-lessons/ sits in it at the same depth as
+notebooks/LANG, so a path a lesson builds from its own folder (lesson 10's `../../capstone`,
+`../../my_chat.py`) means the same thing in a copy.
 
 Chinese copies are named after their titles (`03-流式输出.ipynb`), so the two languages' tabs
 differ in JupyterLab; links between lessons are rewritten in the copies to match.
@@ -29,9 +31,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = ROOT / "notebooks"
-WORKSPACE = ROOT / "my-lessons"  # .gitignore, pytest (conftest.py) and ruff leave it alone
+PACKAGE_COURSE = Path(__file__).resolve().parents[1]  # with an editable install: the clone
+WORKSPACE_NAME = "my-lessons"  # .gitignore, pytest (conftest.py) and ruff leave it alone
 LANGUAGES = ("en", "zh")
 START_HERE = "00-start-here.ipynb"  # the course's first page, not a numbered lesson
 LESSON_GLOB = "[0-9][0-9]-*.ipynb"
@@ -84,15 +85,29 @@ def shown(path):
         return str(path)
 
 
+def has_lessons(notebooks):
+    return all((Path(notebooks) / language).is_dir() for language in LANGUAGES)
+
+
+def course_folder():
+    """The folder holding notebooks/: the current one, else the clone this package runs from."""
+    for folder in (Path.cwd(), PACKAGE_COURSE):
+        if has_lessons(folder / "notebooks"):
+            return folder
+    raise WorkspaceError(f"no lessons (notebooks/en, notebooks/zh) in {Path.cwd()}: run this "
+                         "in the course's folder, the one with README.md")
+
+
 class Workspace:
-    """The copies of `notebooks` (a folder with en/ and zh/) kept in `folder`."""
+    """The copies of `notebooks` (a folder with en/ and zh/) kept in `folder` (by default the
+    course's notebooks/ and my-lessons/ beside it)."""
 
     def __init__(self, notebooks=None, folder=None):
-        self.notebooks = Path(notebooks or NOTEBOOKS)
-        self.folder = Path(folder or WORKSPACE)
-        if not all((self.notebooks / language).is_dir() for language in LANGUAGES):
-            raise WorkspaceError(f"no lessons in {self.notebooks}: run this in a clone of the "
-                                 "course's repository (pip install -r requirements.txt there)")
+        course = None if notebooks and folder else course_folder()
+        self.notebooks = Path(notebooks or course / "notebooks")
+        self.folder = Path(folder or course / WORKSPACE_NAME)
+        if not has_lessons(self.notebooks):
+            raise WorkspaceError(f"no lessons (en/, zh/) in {self.notebooks}")
         self.manifest = self._read_manifest()
         self.names = {}  # "en/03-streaming.ipynb" -> "en/03-streaming.ipynb" (the copy's)
         for language in LANGUAGES:

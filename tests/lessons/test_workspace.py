@@ -25,18 +25,17 @@ STAND_IN = ("import json, sys\n"
 
 @pytest.fixture
 def course(tmp_path, monkeypatch):
-    """A copy of the course's notebooks/ (so a test may change a stored lesson), the workspace
-    beside it, and a stand-in for JupyterLab that writes its arguments to a file."""
+    """A copy of the course's notebooks/ in the current folder (so a test may change a stored
+    lesson), the workspace beside it, and a stand-in for JupyterLab that writes its arguments
+    to a file."""
     notebooks = tmp_path / "notebooks"
     shutil.copytree(NOTEBOOKS, notebooks, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
     folder = tmp_path / "my-lessons"
     called = tmp_path / "jupyter-arguments.json"
     script = tmp_path / "stand_in.py"
     script.write_text(STAND_IN, encoding="utf-8")
-    monkeypatch.setattr(workspace, "NOTEBOOKS", notebooks)
-    monkeypatch.setattr(workspace, "WORKSPACE", folder)
     monkeypatch.setattr(workspace, "JUPYTER", [sys.executable, str(script), str(called)])
-    monkeypatch.chdir(tmp_path)
+    monkeypatch.chdir(tmp_path)  # the course's folder is the current one
     return notebooks, folder, called
 
 
@@ -188,12 +187,20 @@ def test_bad_arguments_are_one_line_and_exit_2(course, capsys, argv, message):
     assert not folder.exists() and not called.exists()  # nothing copied, nothing started
 
 
+def test_the_clone_is_the_course_folder_when_the_current_one_has_no_lessons(
+        tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    copies = workspace.Workspace()
+    assert (copies.notebooks, copies.folder) == (NOTEBOOKS, ROOT / "my-lessons")
+
+
 def test_no_lessons_is_one_line_and_exit_1(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(workspace, "NOTEBOOKS", tmp_path / "notebooks")
-    monkeypatch.setattr(workspace, "WORKSPACE", tmp_path / "my-lessons")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(workspace, "PACKAGE_COURSE", tmp_path)  # an install from a wheel
     assert workspace.main(["reset", "03"]) == 1
     err = capsys.readouterr().err
-    assert len(err.splitlines()) == 1 and err.startswith("error: no lessons in ")
+    assert len(err.splitlines()) == 1 and err.startswith("error: no lessons (notebooks/en, ")
+    assert not (tmp_path / "my-lessons").exists()
 
 
 @pytest.mark.parametrize("command", [[], ["lab"], ["reset"]])
@@ -205,8 +212,7 @@ def test_help(command):
 
 
 def test_the_workspace_is_ignored_by_git_ruff_and_the_suite():
-    name = workspace.WORKSPACE.name
-    assert workspace.WORKSPACE.parent == ROOT and name == "my-lessons"
+    name = workspace.WORKSPACE_NAME
     assert f"{name}/" in (ROOT / ".gitignore").read_text(encoding="utf-8").splitlines()
     assert f'"{name}"' in (ROOT / "pyproject.toml").read_text(encoding="utf-8")
 

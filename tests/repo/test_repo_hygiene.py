@@ -59,7 +59,7 @@ def test_secret_scan_recognises_what_it_looks_for():
 def test_ci_runs_the_readme_test_command():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     commands = re.findall(r"```bash\n(.+?)\n```", readme)
-    assert len(commands) >= 2 and "jupyter lab notebooks" in commands[0]
+    assert len(commands) >= 2 and commands[0].endswith(".venv/bin/python -m glm_lessons lab")
     assert commands[1] in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert commands[:2] == re.findall(r"```bash\n(.+?)\n```",
                                       (ROOT / "README_zh.md").read_text(encoding="utf-8"))[:2]
