@@ -113,8 +113,16 @@ class Workspace:
         for language in LANGUAGES:
             for path in self.lessons(language):
                 stored = f"{language}/{path.name}"
-                entry = self.manifest.get(stored, {})
-                self.names[stored] = entry.get("copy") or f"{language}/{copy_name(path, language)}"
+                copy = self.entry(stored).get("copy")
+                if not (isinstance(copy, str) and posixpath.dirname(copy) == language
+                        and re.fullmatch(r"[^/\\]+\.ipynb", posixpath.basename(copy))):
+                    copy = f"{language}/{copy_name(path, language)}"  # none yet, or damaged
+                self.names[stored] = copy
+
+    def entry(self, stored):
+        """What the manifest says of a lesson's copy: {"copy": name, "sha256": of the stored}."""
+        entry = self.manifest.get(stored)
+        return entry if isinstance(entry, dict) else {}
 
     def lessons(self, language):
         return sorted((self.notebooks / language).glob(LESSON_GLOB))
@@ -207,9 +215,9 @@ class Workspace:
             copy = self.copy_of(stored)
             if not copy.exists():
                 continue
-            entry = self.manifest.get(stored)
-            if entry and "sha256" in entry:
-                newer = entry["sha256"] != sha256(self.notebooks / stored)
+            recorded = self.entry(stored).get("sha256")
+            if recorded:
+                newer = recorded != sha256(self.notebooks / stored)
             else:  # a copy made before the manifest, or by hand: compare the times
                 newer = (self.notebooks / stored).stat().st_mtime > copy.stat().st_mtime
             if newer:
@@ -263,7 +271,8 @@ def lab(language, jupyter_args, workspace=None):
     workspace = workspace or Workspace()
     made = workspace.copy_missing()
     if made:
-        print(f"copied {len(made)} lessons into {shown(workspace.folder)}: you work on these "
+        noun = "notebook" if len(made) == 1 else "notebooks"
+        print(f"copied {len(made)} {noun} into {shown(workspace.folder)}: you work on these "
               "copies, the stored lessons in notebooks/ stay as they are")
     for line in stale_lines(workspace):
         print(line)

@@ -111,6 +111,19 @@ def test_a_learners_copy_is_never_overwritten(course):
     assert (folder / "en" / "06-tool-calls.ipynb").is_file()  # a missing copy comes back
 
 
+def test_a_damaged_manifest_costs_no_copy(course):
+    _, folder, _ = course
+    workspace.Workspace().copy_missing()
+    mine = folder / "zh" / ZH_COPIES["03"]
+    mine.write_text('{"my": "work"}', encoding="utf-8")
+    (folder / ".copied.json").write_text('{"zh/03-streaming.ipynb": {"copy": "../../x.ipynb"},'
+                                         ' "en/01-keys-and-tokens.ipynb": 7}', encoding="utf-8")
+    copies = workspace.Workspace()
+    assert copies.copy_of("zh/03-streaming.ipynb") == mine
+    assert copies.copy_missing() == [] and mine.read_text(encoding="utf-8") == '{"my": "work"}'
+    assert not (folder.parent.parent / "x.ipynb").exists()
+
+
 def test_a_changed_stored_lesson_is_announced_in_one_line(course, capsys):
     notebooks, folder, _ = course
     workspace.main(["lab"])
