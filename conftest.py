@@ -12,6 +12,10 @@ import pytest
 # request must match a recording (strict), and every stream is cut into 1-5 byte pieces
 # (hostile), so no lesson output depends on how the bytes arrive. Pacing is instant, which
 # halves the run; the one demo that needs events spread over time asks for it itself.
+# A learner's copies of the lessons (python -m glm_lessons lab, glm_lessons/workspace.py): a run,
+# an edit or a failed cell there is theirs, never a test, even under `pytest .`.
+collect_ignore = ["my-lessons"]
+
 LESSON_KERNEL_ENV = {"GLM_OFFLINE_STRICT": "1", "GLM_OFFLINE_CHUNKING": "hostile",
                      "GLM_OFFLINE_PACING": "instant"}
 

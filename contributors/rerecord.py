@@ -39,6 +39,7 @@ from urllib.parse import urlsplit
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
 from execute_notebooks import run
+from glm_lessons.workspace import START_HERE
 from glm_offline import matching
 from glm_offline.auth import own_key
 from glm_offline.cassettes import PACKAGE_CASSETTES, CassetteError, load_file
@@ -70,10 +71,11 @@ class Redactor:
 
 
 def lessons_on_disk():
-    """{"01": [en notebook, zh notebook], ...}, English first."""
+    """{"01": [en notebook, zh notebook], ...}, English first (00-start-here calls nothing)."""
     found = {}
     for path in sorted(lesson_notebooks(), key=lambda p: (p.name[:2], p.parent.name != "en")):
-        found.setdefault(path.name[:2], []).append(path)
+        if path.name != START_HERE:
+            found.setdefault(path.name[:2], []).append(path)
     return found
 
 

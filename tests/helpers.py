@@ -25,11 +25,19 @@ import requests
 
 import glm_offline
 from glm_lessons import exercise_checks
+from glm_lessons.workspace import START_HERE
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 CASSETTE = Path(glm_offline.__file__).parent / "cassettes" / "server-basics.json"
 USER = [{"role": "user", "content": "Say hello in one short sentence."}]
+
+
+def lesson_paths(language):
+    """The numbered lessons of a language (01, 02, ...), without 00-start-here.ipynb: the
+    course's first page has no lesson frame, setup cell, exercises or quiz."""
+    return sorted(path for path in (NOTEBOOKS / language).glob("[0-9][0-9]-*.ipynb")
+                  if path.name != START_HERE)
 
 
 @contextmanager

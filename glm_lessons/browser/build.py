@@ -190,10 +190,21 @@ def pyodide_folder(static, cache, picture_folder):
 
 def contents(folder):
     """The files a learner sees: the lessons, the capstone's programs, an index."""
+    import nbformat
+
     for path in site.edition_lessons(ROOT / "notebooks"):
         target = folder / "notebooks" / path.parent.name / path.name
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(path, target)
+        notebook = nbformat.read(path, as_version=4)
+        changed = False
+        for cell in notebook.cells:  # a link to lesson 09 says it needs the desktop setup
+            if cell.cell_type == "markdown":
+                source = site.without_desktop_only_links(cell.source, path.parent.name)
+                changed, cell.source = changed or source != cell.source, source
+        if changed:
+            nbformat.write(notebook, target)
+        else:
+            shutil.copy2(path, target)
         for svg in path.parent.glob(path.stem + "-*.svg"):  # the lesson's diagrams
             shutil.copy2(svg, target.parent / svg.name)
     shutil.copytree(ROOT / "capstone", folder / "capstone",

@@ -1,6 +1,9 @@
 """What the browser edition holds: which lessons, in which languages, and what opens first."""
 
+import re
 from pathlib import Path
+
+from ..workspace import START_HERE
 
 LANGUAGES = ("en", "zh")
 SHIPPED = ("01", "02", "03", "04", "05", "06", "07", "08", "10")
@@ -8,7 +11,6 @@ DESKTOP_ONLY = {"09": {  # a lesson the browser cannot run, and the one line tha
     "en": "needs the desktop setup: the official SDKs need compiled packages a browser "
           "cannot load",
     "zh": "需要桌面环境：官方 SDK 依赖的编译型软件包无法在浏览器中加载"}}
-START_HERE = "00-start-here.ipynb"
 # Lesson cells that run another program (subprocess): a browser cannot start one, and an
 # in-process server cannot answer one. The lessons' thread pools (05, 08) need threads,
 # which the browser lacks too, but run in-process under CPython.
@@ -43,15 +45,31 @@ def lesson_title(path):
 
 
 def lesson_list(notebooks, language):
-    """[(number, title, relative path or None, note)] for every lesson of a language."""
+    """[(number, title, relative path or None, note)] for every lesson of a language (the
+    start-here notebook is the page's "Start here" link, not a lesson)."""
     rows = []
     for path in sorted((Path(notebooks) / language).glob("[0-9][0-9]-*.ipynb")):
         number = path.name[:2]
         if number in DESKTOP_ONLY:
             rows.append((number, lesson_title(path), None, DESKTOP_ONLY[number][language]))
-        elif number in SHIPPED or path.name == START_HERE:
+        elif number in SHIPPED:
             rows.append((number, lesson_title(path), f"notebooks/{language}/{path.name}", ""))
     return rows
+
+
+LESSON_LINK = re.compile(r"\[([^\]]+)\]\((\d\d)-[\w-]*\.ipynb(?:#[^)]*)?\)")
+
+
+def without_desktop_only_links(markdown, language):
+    """A Markdown link to a lesson the edition does not ship becomes its text and the line
+    saying it needs the desktop setup (the start-here page lists every lesson)."""
+    def replace(match):
+        note = DESKTOP_ONLY.get(match.group(2))
+        if note is None:
+            return match.group(0)
+        return f"{match.group(1)} ({note[language]})" if language == "en" \
+            else f"{match.group(1)}（{note[language]}）"
+    return LESSON_LINK.sub(replace, markdown)
 
 
 def first_notebook(files):
@@ -67,6 +85,8 @@ def index_markdown(notebooks):
     lines = []
     for language in LANGUAGES:
         lines += [f"# {TITLES[language]}", "", INTRO[language], ""]
+        if (Path(notebooks) / language / START_HERE).exists():
+            lines += [f"[{START[language]}](notebooks/{language}/{START_HERE})", ""]
         for _number, title, path, note in lesson_list(notebooks, language):
             lines.append(f"- [{title}]({path})" if path else f"- {title}: {note}")
         lines.append("")

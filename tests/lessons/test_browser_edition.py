@@ -10,10 +10,10 @@ from glm_lessons import plots
 from glm_lessons.browser import build, compare, site
 
 
-def test_the_edition_ships_lessons_01_to_08_and_10_in_both_languages():
+def test_the_edition_ships_start_here_and_lessons_01_to_08_and_10_in_both_languages():
     names = [f"{p.parent.name}/{p.name[:2]}" for p in site.edition_lessons(site_notebooks())]
     expected = [f"{language}/{n}" for language in ("en", "zh")
-                for n in ("01", "02", "03", "04", "05", "06", "07", "08", "10")]
+                for n in ("00", "01", "02", "03", "04", "05", "06", "07", "08", "10")]
     assert names == expected
 
 
@@ -28,6 +28,40 @@ def test_the_front_page_lists_lesson_09_with_one_line_and_no_link():
     assert "needs the desktop setup: the official SDKs need compiled packages" in page
     assert "需要桌面环境" in page
     assert '<script id="jupyter-config-data" type="application/json">{}</script>' in page
+
+
+def test_the_front_page_starts_each_language_on_its_start_here_page():
+    first = site.first_notebook(build.ROOT)
+    assert first == "notebooks/en/00-start-here.ipynb"
+    page = site.index_html(site_notebooks(), first)
+    for language in ("en", "zh"):
+        assert f'class="start" href="lab/index.html?path=notebooks/{language}/00-start-here' \
+            in page
+    assert page.count("00-start-here") == 2  # the start link, not a lesson in the list too
+    assert "](notebooks/zh/00-start-here.ipynb)" in site.index_markdown(site_notebooks())
+
+
+def test_the_start_here_page_in_the_edition_says_lesson_09_needs_the_desktop_setup():
+    en = ("- [Lesson 09 · From raw HTTP to the SDKs](09-sdks.ipynb)\n"
+          "- [Lesson 10](10-capstone.ipynb)")
+    assert site.without_desktop_only_links(en, "en") == (
+        "- Lesson 09 · From raw HTTP to the SDKs (needs the desktop setup: the official SDKs "
+        "need compiled packages a browser cannot load)\n- [Lesson 10](10-capstone.ipynb)")
+    zh = site.without_desktop_only_links("[第 09 课](09-sdks.ipynb)", "zh")
+    assert zh == "第 09 课（需要桌面环境：官方 SDK 依赖的编译型软件包无法在浏览器中加载）"
+    for language in ("en", "zh"):
+        start = (site_notebooks() / language / "00-start-here.ipynb").read_text(encoding="utf-8")
+        assert "](09-sdks.ipynb)" in start  # what the build rewrites is really there
+
+
+def test_the_edition_folder_holds_start_here_with_lesson_09_unlinked(tmp_path):
+    build.contents(tmp_path)
+    for language in ("en", "zh"):
+        start = (tmp_path / "notebooks" / language / "00-start-here.ipynb").read_text("utf-8")
+        assert "09-sdks.ipynb" not in start and "](10-capstone.ipynb)" in start
+        assert site.DESKTOP_ONLY["09"][language] in start
+        lesson = tmp_path / "notebooks" / language / "03-streaming.ipynb"
+        assert lesson.read_bytes() == (site_notebooks() / language / lesson.name).read_bytes()
 
 
 def test_start_here_opens_first_when_the_course_has_one(tmp_path):

@@ -5,16 +5,15 @@ messages exist in both languages."""
 
 import ast
 import inspect
-from pathlib import Path
 
 import nbformat
 import pytest
 
 from glm_lessons import exercise_checks
 from glm_lessons.checks import Checks
+from helpers import NOTEBOOKS, lesson_paths
 
-NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
-LESSONS = sorted(path.name for path in (NOTEBOOKS / "en").glob("*.ipynb"))
+LESSONS = [path.name for path in lesson_paths("en")]  # 00-start-here has no exercises
 
 
 def exercise_cells(language, name):

@@ -9,6 +9,7 @@ at 120 s (learners reported 14 minutes). The order is what this file checks.
 
 import importlib.util
 import re
+import sys
 import tomllib
 from pathlib import Path
 
@@ -64,9 +65,25 @@ def test_the_readme_quotes_what_pip_and_jupyter_say_and_what_to_do(language):
     text = readme(language)
     # pip's own words for a Python that requires-python excludes
     assert "requires a different Python: 3.10.13 not in '>=3.11'" in text
-    assert "--allow-root notebooks" in text and "adduser" in text
-    assert "GLM_OFFLINE=1 .venv/bin/jupyter lab notebooks" in text
+    assert ".venv/bin/python -m glm_lessons lab --allow-root" in text and "adduser" in text
+    assert "GLM_OFFLINE=1 .venv/bin/python -m glm_lessons lab" in text
     assert "%env GLM_OFFLINE=1" in text
+
+
+def test_lab_passes_what_follows_the_language_on_to_jupyter(tmp_path, monkeypatch):
+    """The README's root and offline advice holds: `lab --allow-root` reaches JupyterLab, and
+    the environment (GLM_OFFLINE=1) is Jupyter's, so its kernels'."""
+    from glm_lessons import workspace
+
+    seen = tmp_path / "seen.txt"
+    stand_in = ("import os, sys\nopen(sys.argv[1], 'w').write("
+                "' '.join(sys.argv[2:]) + '|' + os.environ.get('GLM_OFFLINE', ''))")
+    monkeypatch.setattr(workspace, "JUPYTER", [sys.executable, "-c", stand_in, str(seen)])
+    monkeypatch.setenv("GLM_OFFLINE", "1")
+    copies = workspace.Workspace(ROOT / "notebooks", tmp_path / "my-lessons")
+    assert workspace.lab("en", ["--allow-root"], copies) == 0
+    arguments, offline = seen.read_text().split("|")
+    assert arguments.endswith("00-start-here.ipynb --allow-root") and offline == "1"
 
 
 def test_the_root_message_the_readmes_quote_is_jupyters():

@@ -1,15 +1,14 @@
-"""Every lesson ends with a short quiz whose answers stay hidden until opened."""
-
-from pathlib import Path
+"""Every lesson ends with a short quiz whose answers stay hidden until opened (00-start-here,
+the course's first page, is not a lesson and has none)."""
 
 import nbformat
 import pytest
 
-NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+from helpers import NOTEBOOKS, lesson_paths
+
 QUIZ = {"en": ("## Quiz", "<details><summary>Answer</summary>"),
         "zh": ("## 小测验", "<details><summary>答案</summary>")}
-LESSONS = [(language, path.name) for language in QUIZ
-           for path in sorted((NOTEBOOKS / language).glob("*.ipynb"))]
+LESSONS = [(language, path.name) for language in QUIZ for path in lesson_paths(language)]
 
 
 @pytest.mark.parametrize("language, name", LESSONS)

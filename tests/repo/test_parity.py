@@ -12,7 +12,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from helpers import program
+from helpers import lesson_paths, program
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 EN = sorted(p.name for p in (NOTEBOOKS / "en").glob("*.ipynb"))
@@ -51,8 +51,9 @@ def test_twins_match(name):
 @pytest.mark.parametrize("language", ["en", "zh"])
 def test_every_lesson_starts_with_the_same_setup_cell(language):
     """Every lesson calls the live/offline switch in one line, naming itself (for the line on
-    where its recordings come from); lesson 01 then shows the switch by hand."""
-    paths = sorted((NOTEBOOKS / language).glob("*.ipynb"))
+    where its recordings come from); lesson 01 then shows the switch by hand. 00-start-here is
+    no lesson: it has a twin, but no setup cell."""
+    paths = lesson_paths(language)
     assert paths
     comment = CHECKS_COMMENT[language]
     for path in paths:

@@ -164,6 +164,12 @@ def test_the_offline_key_is_accepted_for_a_local_upstream(monkeypatch):
     assert not is_local(rerecord.DEFAULT_UPSTREAM)
 
 
+def test_every_lesson_is_recorded_but_the_start_here_page_which_calls_nothing():
+    lessons = rerecord.lessons_on_disk()
+    assert "00" not in lessons and lessons["01"] == [
+        ROOT / "notebooks" / language / "01-keys-and-tokens.ipynb" for language in ("en", "zh")]
+
+
 def test_help_explains_why_lesson_07_is_left_out(capsys):
     with pytest.raises(SystemExit):
         rerecord.main(["--help"])
