@@ -221,7 +221,9 @@ def taught(language, name, server):
                 mock.patch.dict(os.environ, exported):
             for index, cell in enumerate(teaching):
                 if cell.cell_type == "code" and index != 2:  # cell 2: the setup, replaced
-                    if "raises-exception" not in cell.metadata.get("tags", []):  # error demo
+                    # not the error demos, nor the recipe: a script of its own, which reads
+                    # the environment (tests/lessons/test_recipes.py runs it as a file)
+                    if not {"raises-exception", "recipe"} & set(cell.metadata.get("tags", [])):
                         run(cell.source, namespace)
         _TAUGHT[key] = namespace, exercises
     namespace, exercises = _TAUGHT[key]

@@ -51,8 +51,16 @@ def test_lesson_02_solutions_pass_their_checks_and_keep_earlier_ones_working(lan
     assert checked(language, name, check, namespace).strip() in CORRECT
     code, _, check = exercise(exercises, 4)
     assert refuses(language, name, check, namespace)  # chat() has no session parameter yet
-    assert run(code, namespace).strip().endswith("1")  # one connection for the conversation
+    # the second turn of section 4 again, through one session
+    assert run(code, namespace).strip() == namespace["second"]["choices"][0]["message"]["content"]
     assert checked(language, name, check, namespace).strip() in CORRECT
+    run("def chat(messages, session=None, **options):  # the session left unused\n"
+        "    body = {'model': MODEL, 'messages': messages, **options}\n"
+        "    return requests.post(CHAT_URL, headers=HEADERS, json=body, timeout=30).json()\n",
+        namespace)
+    assert refuses(language, name, check, namespace)  # two calls, two connections
+    code, _, _ = exercise(exercises, 4)
+    run(code, namespace)  # exercise 4's chat() again, for exercise 2 below
     # exercise 2's solution, run after exercise 4 redefined chat(), still works
     exercise_2 = SOLUTION.findall(next(c.source for c in exercises
                                        if c.cell_type == "markdown" and "**2.**" in c.source))[0]
