@@ -213,12 +213,8 @@ def taught(language, name, server):
         def instant_start(*args, **options):
             return started(*args, **{**options, "pacing": "instant"})
 
-        # The recipe cell reads ZHIPUAI_API_KEY and ZHIPUAI_BASE_URL, which connect() (the
-        # setup cell, replaced here) points at the offline server.
-        exported = {"ZHIPUAI_API_KEY": server.api_key, "ZHIPUAI_BASE_URL": server.base_url}
         with mock.patch("time.sleep", lambda seconds: None), \
-                mock.patch.object(glm_offline, "start", instant_start), \
-                mock.patch.dict(os.environ, exported):
+                mock.patch.object(glm_offline, "start", instant_start):
             for index, cell in enumerate(teaching):
                 if cell.cell_type == "code" and index != 2:  # cell 2: the setup, replaced
                     # not the error demos, nor the recipe: a script of its own, which reads
