@@ -14,6 +14,9 @@ call that cannot connect, or whose key is refused, ends in one line, not a trace
 In the browser edition (sys.platform "emscripten") there is no live mode: a web page may not
 call the API (its answers carry no CORS headers), so a key is ignored, in one line, and the
 server is answered in-process (glm_offline.start() makes one there; glm_offline/inprocess.py).
+A web page's Python has no threads either: where none can start, connect() makes
+concurrent.futures.ThreadPoolExecutor a stand-in that runs the work one call at a time and
+says so in one line (browser/threads.py), so the lessons' thread pools run unchanged.
 Offline, with `lesson`, a second line says where that lesson's recordings come from and when
 they were last checked against the live API (recordings.py, from the cassettes' metadata).
 
@@ -34,6 +37,7 @@ from glm_offline.options import parse_flag
 from glm_offline.wire import LIVE_BASE_URL
 
 from . import live_errors, model_watch, recordings
+from .browser import threads
 
 LINES = {  # what connect() prints, in the lesson's language
     "en": {"offline": "Mode: offline (no ZHIPUAI_API_KEY set), recorded GLM responses "
@@ -84,6 +88,8 @@ def connect(language="en", environ=None, lesson=None):
     model_watch.unwatch()
     live_errors.unwatch()
     server = shared_server()  # one per kernel, however often the setup cell runs
+    if not threads.threads_available():  # a web page: its pools run one call at a time
+        threads.use_in_order_pools(language)
     if api_key and sys.platform == "emscripten":  # browsers may not call the API (CORS)
         print(LINES[language]["browser"])
     else:

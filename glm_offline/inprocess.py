@@ -12,15 +12,19 @@ after the recorded wait, so iter_content() yields pieces one at a time at the re
 pacing. No thread, no socket.
 
 Every requests.Session made after start() (requests.post() makes one per call) has the
-transport mounted for the server's host; other hosts go out as usual. What differs from the
-socket server: a stream's request leaves the per-attendee in-flight count when its head is sent,
-not when its body ends (nothing runs between the pieces here); and there is no control
-token (server.inject() is the control surface).
+transport mounted for the server's host; other hosts go out as usual, except in a web page
+(sys.platform "emscripten"), where they are refused at once with requests.ConnectionError, as
+a port where nothing listens is: the page must reach no other host (and Pyodide's fetch
+would fail with a JsException that no `except requests.RequestException` catches).
+What differs from the socket server: a stream's request leaves the per-attendee in-flight
+count when its head is sent, not when its body ends (nothing runs between the pieces here);
+and there is no control token (server.inject() is the control surface).
 """
 
 import io
 import itertools
 import logging
+import sys
 import threading
 import time
 
@@ -358,6 +362,20 @@ class InProcessAdapter(BaseAdapter):
         self._open.clear()
 
 
+class NoNetworkAdapter(BaseAdapter):
+    """requests' transport in a web page for every host but the in-process servers': refused,
+    as by a port where nothing listens, without a request leaving the page."""
+
+    def send(self, request, stream=False, timeout=None, verify=True, cert=None, proxies=None):
+        host = request.url.partition("://")[2].partition("/")[0]
+        raise requests.ConnectionError(f"no connection to {host} from the browser edition: a web "
+                                       "page reaches only its in-page recorded server",
+                                       request=request)
+
+    def close(self):
+        pass
+
+
 def reason_phrase(status):
     from http import HTTPStatus
     try:
@@ -379,6 +397,9 @@ def install_adapter():
 
     def __init__(self, *args, **kwargs):
         original(self, *args, **kwargs)
+        if sys.platform == "emscripten":  # a web page: no other host (see the module)
+            for scheme in ("http://", "https://"):
+                self.mount(scheme, NoNetworkAdapter())
         self.mount(ORIGIN_PREFIX, InProcessAdapter())  # every in-process server's host
 
     requests.Session.__init__ = __init__

@@ -1,14 +1,19 @@
 """What a check compares of a lesson's outputs: what nbval compares (streams, text outputs,
 an error's name; not images or HTML), sanitised as tests/nbval_sanitize.cfg says, with the
 in-process server's base URL read as a local server's (the edition's one deliberate
-difference: http://glm-offline.invalid/... where a desktop run prints 127.0.0.1:PORT)."""
+difference: http://glm-offline.invalid/... where a desktop run prints 127.0.0.1:PORT), and
+verdict(): whether a cell differs, or differs only as the edition's no-threads line explains."""
 
 import configparser
 import re
 from pathlib import Path
 
+from .threads import LINES as NO_THREADS_LINES
+
 SANITIZE_CFG = Path(__file__).resolve().parents[2] / "tests" / "nbval_sanitize.cfg"
 IN_PROCESS_ORIGIN = (re.compile(r"http://glm-offline(-\d+)?\.invalid"), "http://127.0.0.1:PORT")
+NO_THREADS = re.compile("^(?:" + "|".join(map(re.escape, NO_THREADS_LINES.values())) + ")\n",
+                        re.MULTILINE)
 NOT_COMPARED = {"image/png", "image/jpeg", "image/svg+xml", "text/html"}  # nbval's default
 
 
@@ -51,3 +56,15 @@ def comparable(outputs, rules=None):
             text = pattern.sub(replace, text)
         result.append((kind, text))
     return result
+
+
+def verdict(stored, now, rules=None):
+    """How a cell's outputs `now` compare with its `stored` ones: "same"; "explained" when the
+    cell printed the edition's no-threads line (threads.LINES: its pool ran one call at a
+    time, so what overlaps on a desktop did not, lesson 05's eight requests at once); or
+    "different"."""
+    stored, now = comparable(stored, rules), comparable(now, rules)
+    if now == stored:
+        return "same"
+    said = any(kind == "stdout" and NO_THREADS.search(text) for kind, text in now)
+    return "explained" if said else "different"

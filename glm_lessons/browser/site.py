@@ -12,8 +12,8 @@ DESKTOP_ONLY = {"09": {  # a lesson the browser cannot run, and the one line tha
           "cannot load",
     "zh": "需要桌面环境：官方 SDK 依赖的编译型软件包无法在浏览器中加载"}}
 # Lesson cells that run another program (subprocess): a browser cannot start one, and an
-# in-process server cannot answer one. The lessons' thread pools (05, 08) need threads,
-# which the browser lacks too, but run in-process under CPython.
+# in-process server cannot answer one. The lessons' thread pools (05, 08) need threads, which
+# the browser lacks too: there they run one call at a time and say so (threads.py).
 RUNS_A_PROGRAM = {"10": "= run_chat("}  # the cells that run chat.py
 
 

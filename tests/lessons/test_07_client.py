@@ -2,9 +2,9 @@
 
 glm_client.py itself is tested in test_glm_client.py. Here: the lesson defines none of the
 module's names (it shows them with inspect instead), its map of the parts names exactly the
-module's public names, the lesson's own code (the reasoning printer, the weather tool loop)
-runs from the notebook against thinking streams and the lesson's recordings, and the claims
-its exercises make hold.
+module's public names, it prints reasoning with the module's Printer (no printer of its own),
+the lesson's own code (the weather tool loop) runs from the notebook against the lesson's
+recordings, and the claims its exercises make hold.
 """
 
 import ast
@@ -19,7 +19,8 @@ from helpers import NOTEBOOKS, lesson_cells, run_lesson_cells
 
 LESSON = "07-client.ipynb"
 LANGUAGES = ("en", "zh")
-DIM, RESET = "\x1b[2m", "\x1b[0m"
+GREY, RESET = "\x1b[38;5;245m", "\x1b[0m"  # glm_client.Printer's
+DIM, BRIGHT_BLACK = "\x1b[2m", "\x1b[90m"  # gone from the lessons: almost black in JupyterLab
 TIPS = {"en": "In one sentence, give three tips for calling an API reliably.",
         "zh": "用一句话给出可靠调用 API 的三条建议。"}
 UMBRELLA = {"en": "Do I need an umbrella in Shanghai right now?", "zh": "上海现在需要带伞吗？"}
@@ -92,32 +93,39 @@ def test_a_map_that_misses_a_name_is_caught():
     assert map_table("en") - {"GLMAuth"} != set(glm_client.__all__)
 
 
-# -- the reasoning printer, fed thinking streams ---------------------------------------
-def printed_stream(printer_owner, client, messages, capsys):
-    printer = printer_owner.Printer()
-    answer = client.stream(messages, on_reasoning=printer.reasoning, on_content=printer.answer)
-    return answer, capsys.readouterr().out
+# -- the reasoning printer (glm_client's part 8), fed the lesson's thinking streams ------------
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_lesson_prints_reasoning_with_the_modules_printer_and_no_dim_of_its_own(language):
+    code = [cell.source for cell in notebook(language) if cell.cell_type == "code"]
+    assert not any(DIM in source or BRIGHT_BLACK in source for source in code)
+    streamed = [source for source in code if "on_reasoning=printer.reasoning" in source]
+    assert len(streamed) == 2  # the recipe and section 3
+    assert all("from glm_client import" in source and "Printer" in source
+               for source in streamed)
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
-def test_reasoning_is_dimmed_and_the_answer_starts_on_its_own_line(language, strict, capsys):
-    answer, out = printed_stream(lesson(language), client_for(strict),
-                                 [{"role": "user", "content": TIPS[language]}], capsys)
+def test_reasoning_is_grey_and_the_answer_starts_on_its_own_line(language, strict, capsys):
+    printer = glm_client.Printer()
+    answer = client_for(strict).stream([{"role": "user", "content": TIPS[language]}],
+                                       on_reasoning=printer.reasoning,
+                                       on_content=printer.content)
+    out = capsys.readouterr().out
     assert answer.reasoning and answer.content
-    dimmed, _, rest = out.rpartition(RESET + "\n")
+    greyed, _, rest = out.rpartition(RESET + "\n")
     assert rest == answer.content  # the answer whole, after one line break
-    assert dimmed.startswith(DIM)
-    assert (dimmed + RESET).replace(DIM, "").replace(RESET, "") == answer.reasoning
+    assert greyed.startswith(GREY)
+    assert (greyed + RESET).replace(GREY, "").replace(RESET, "") == answer.reasoning
 
 
 def test_a_stream_that_opens_with_an_empty_answer_and_a_newline_of_reasoning(capsys):
     """glm-4.5-flash's first delta is {"content": "", "reasoning_content": "\\n"}
     (docs/sources.md#thinking): the empty content must not start the answer's line early."""
-    printer, pieces = lesson("en").Printer(), []
+    printer, pieces = glm_client.Printer(), []
 
     def on_content(text):
         pieces.append(text)
-        printer.answer(text)
+        printer.content(text)
 
     with glm_offline.start(pacing="instant", strict=False) as server:  # a generated reply
         answer = client_for(server, model="glm-4.5-flash").stream(
@@ -126,21 +134,6 @@ def test_a_stream_that_opens_with_an_empty_answer_and_a_newline_of_reasoning(cap
     assert answer.reasoning.startswith("\n") and answer.content
     assert "" not in pieces and "".join(pieces) == answer.content
     assert capsys.readouterr().out.endswith(RESET + "\n" + answer.content)
-
-
-def test_the_printer_alone_on_the_captured_delta_shapes(capsys):
-    """Reasoning-only deltas (no "content" key) and the newline-first delta, through Answer."""
-    ns = lesson("en")
-    printer, answer = ns.Printer(), glm_client.Answer()
-    for delta in [{"role": "assistant", "reasoning_content": "Think"},
-                  {"content": "", "reasoning_content": "\n"},
-                  {"content": "Hi", "reasoning_content": ""}, {"content": "!"}]:
-        reasoning, content = answer.add_chunk({"choices": [{"index": 0, "delta": delta}]})
-        if reasoning:
-            printer.reasoning(reasoning)
-        if content:
-            printer.answer(content)
-    assert capsys.readouterr().out == f"{DIM}Think{RESET}{DIM}\n{RESET}\nHi!"
 
 
 # -- the weather tool loop ----------------------------------------------------------------

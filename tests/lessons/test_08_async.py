@@ -176,3 +176,30 @@ def test_ask_all_keeps_at_most_max_open_tasks_open(server):
     questions = [f"q{n}" for n in range(6)]
     assert ns.ask_all(questions) == [q.upper() for q in questions]
     assert most[0] == ns.MAX_OPEN == 2
+
+
+def test_ask_all_runs_in_order_where_no_thread_can_start(server, monkeypatch, capsys):
+    """The browser edition has no threads: connect() makes the pool run one call at a time
+    (glm_lessons/browser/threads.py), and ask_all still gives every answer, in order."""
+    import concurrent.futures
+
+    from glm_lessons.browser import threads
+
+    monkeypatch.setattr(concurrent.futures, "ThreadPoolExecutor", threads.InOrderExecutor)
+    monkeypatch.setattr(threads.InOrderExecutor, "language", "zh")
+
+    def refuse(self):
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(threading.Thread, "start", refuse)
+    ns = lesson(server, "zh")
+    order = []
+
+    def ask_in_order(question):
+        order.append(question)
+        return question[::-1]
+
+    ns.ask_all.__globals__["ask_async"] = ask_in_order
+    assert ns.ask_all(QUESTIONS["zh"]) == [q[::-1] for q in QUESTIONS["zh"]]
+    assert order == QUESTIONS["zh"]
+    assert capsys.readouterr().out == threads.LINES["zh"] + "\n"

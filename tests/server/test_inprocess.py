@@ -1,6 +1,7 @@
 """The in-process transport (glm_offline/inprocess.py): `requests` answered by the recorded
 server's own app, with no socket, as in the browser edition."""
 
+import concurrent.futures
 import socket
 import time
 
@@ -160,6 +161,9 @@ def test_connect_in_the_browser_says_in_one_line_that_there_is_no_live_mode(
         monkeypatch, capsys, no_sockets):
     monkeypatch.setattr("sys.platform", "emscripten")
     monkeypatch.setattr(lesson, "_shared", None)
+    # connect() makes thread pools run in order there (no threads): not in this process after
+    monkeypatch.setattr(concurrent.futures, "ThreadPoolExecutor",
+                        concurrent.futures.ThreadPoolExecutor)
     base_url, api_key, server = lesson.connect("zh", {"ZHIPUAI_API_KEY": "abc.def"})
     try:
         assert capsys.readouterr().out == lesson.LINES["zh"]["browser"] + "\n"
@@ -167,3 +171,15 @@ def test_connect_in_the_browser_says_in_one_line_that_there_is_no_live_mode(
         assert api_key == glm_offline.OFFLINE_API_KEY
     finally:
         server.stop()
+
+
+def test_in_a_web_page_other_hosts_are_refused_without_a_request(inproc, monkeypatch):
+    """Lesson 07 calls a port where nothing listens: in the browser that is a ConnectionError,
+    as on a desktop, and no request leaves the page (only the in-page server answers)."""
+    monkeypatch.setattr("sys.platform", "emscripten")
+    session = requests.Session()
+    for url in ("http://127.0.0.1:9/chat/completions", "https://open.bigmodel.cn/api/paas/v4"):
+        with pytest.raises(requests.ConnectionError, match="no connection to .* browser edition"):
+            session.get(url, timeout=5)
+    answered = session.get(inproc.base_url + "/nowhere", timeout=5)  # the in-page server's 404
+    assert (answered.status_code, answered.headers["Server"]) == (404, "glm-offline")
