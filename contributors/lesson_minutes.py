@@ -9,7 +9,8 @@ The formula (the rates are a classroom rule of thumb, not timed on attendees):
   code blocks, read aloud at 130 words a minute (two Chinese characters count as a word),
   plus 30 seconds for each code cell (run it, look at the output, say the sentence after it).
 - Core path: teaching, less the sections marked as deep dives (a "## " Markdown cell tagged
-  `deep-dive`, up to the next "## " heading).
+  `deep-dive`, up to the next "## " heading); the course's core path is lessons 01-06 so, its
+  minutes added up before rounding.
 - Exercises: 2 minutes to read and start each one, plus 30 seconds for each line of its
   solution's code (writing, running, fixing).
 - On your own: 1.5 times teaching plus exercises (a learner alone reads more slowly than an
@@ -162,8 +163,10 @@ def plans(notebooks=NOTEBOOKS):
             if not path.stem.startswith("00")}
 
 
-def core_path_minutes(all_plans):
-    return sum(p["core"] for name, p in all_plans.items() if name[:2] in CORE_PATH)
+def core_path_minutes(notebooks=NOTEBOOKS):
+    """The core path's teaching: the lessons' core minutes added up, then rounded once."""
+    return up_to_five(sum(measure(path)["core_min"] for path in lessons("en", notebooks)
+                          if path.stem[:2] in CORE_PATH))
 
 
 def time_line(language, figures):
@@ -184,6 +187,7 @@ def _replace_each(pattern, text, replacements, where):
 def write(root=ROOT):
     """Put the formula's figures everywhere the course shows them; return the files changed."""
     all_plans, changed = plans(root / "notebooks"), []
+    core_minutes = core_path_minutes(root / "notebooks")
     for language in ("en", "zh"):
         for name, figures in all_plans.items():
             path = root / "notebooks" / language / f"{name}.ipynb"
@@ -200,7 +204,7 @@ def write(root=ROOT):
         core_pattern, core_shown = README_CORE[language]
         for relative, edits in [
             (readme, [(pattern, [shown.format(**f) for f in all_plans.values()]),
-                      (core_pattern, [core_shown.format(minutes=core_path_minutes(all_plans))])]),
+                      (core_pattern, [core_shown.format(minutes=core_minutes)])]),
             (guide, [(guide_pattern, [guide_shown.format(**f) for f in all_plans.values()])]),
         ]:
             path = root / relative
@@ -257,8 +261,8 @@ def main(argv=None):
             for heading, minutes in sections(path):
                 print(f"    {minutes:4.1f}  {heading}")
     if not args.notebooks and args.language == "en":
-        print(f"core path (lessons {CORE_PATH[0]}-{CORE_PATH[-1]} without deep dives, "
-              f"rounded per lesson): {core_path_minutes(plans())} minutes teaching")
+        print(f"core path (lessons {CORE_PATH[0]}-{CORE_PATH[-1]} without deep dives): "
+              f"{core_path_minutes()} minutes teaching")
     return 0
 
 

@@ -102,3 +102,14 @@ def test_a_place_that_lost_its_figures_is_one_line(tmp_path):
     (tmp_path / "README.md").write_text("# no table here\n", encoding="utf-8")
     with pytest.raises(SystemExit, match=r"README.md: found 0 places for the figures, expected"):
         lesson_minutes.write(tmp_path)
+
+
+def test_the_core_path_adds_lessons_01_to_06_before_rounding(tmp_path):
+    md = nbformat.v4.new_markdown_cell
+    for number in range(1, 8):  # 01-06 count, 07 does not
+        lesson = tmp_path / "en" / f"{number:02d}-x.ipynb"
+        lesson.parent.mkdir(exist_ok=True)
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [md("T " + "word " * 519)]  # 520 words: 4 minutes
+        nbformat.write(nb, lesson)
+    assert lesson_minutes.core_path_minutes(tmp_path) == 25  # 6 * 4 = 24, rounded once
