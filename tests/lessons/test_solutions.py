@@ -372,3 +372,11 @@ class TestLesson10:
             run(wrong, attempt)
             _, _, check = exercise(exercises, number)
             assert refuses(language, self.NAME, check, attempt), number
+        attempt = dict(namespace)  # step 3 sends a tool call back without its reasoning:
+        run("def answer_turn(client, history, out, **options):\n"  # step 5 says where
+            "    answer = stream_answer(client, history, out, **options)\n"
+            "    history.append(answer.as_message())\n"
+            "    return answer\n", attempt)
+        code, _, check = exercise(exercises, 5)
+        run(code, attempt)  # step 5's solution, calling this answer_turn
+        assert "answer_turn()" in checked(language, self.NAME, check, attempt)
