@@ -1,20 +1,24 @@
 """capstone/starter.py: the skeleton of your command-line chat with GLM (lesson 10).
 
-Copy it to a file of your own (my_chat.py), fill in each TODO as notebooks/en/10-capstone.ipynb
-guides you, and check it against the recorded server:
+Copy it to a file of your own, my_chat.py in the repository's folder, and write the seven steps
+as notebooks/en/10-capstone.ipynb guides you: each step is one function, written and checked in
+the notebook, then pasted here in place of its TODO. The parts marked "Given" are done.
+capstone/chat.py is the finished program (the answer key); check yours against the recorded
+server with:
 
     CAPSTONE_SOLUTION=my_chat.py python -m pytest -q -n 0 tests/lessons/test_10_capstone.py
 
-The contract the checks expect (capstone/chat.py is one solution that keeps it):
+The contract the checks expect:
 - print the prompt "you> " and read one line at a time from standard input;
-- stream each answer: reasoning on lines that start with "[thinking] ", then the answer on its
-  own line after "glm> ";
+- stream each answer with glm_client.Printer: the reasoning in grey, then the answer on a line
+  of its own;
 - keep the conversation, trimmed to --budget rough tokens, oldest turns first, never cutting a
   tool result from its call; print "(history trimmed: ...)" when something is dropped;
 - offer the tool get_weather, run the calls GLM asks for, send the results back;
-- retry what glm_client.is_retryable allows (GLMClient does, given max_retries), print
-  "(retrying in ... s)" before each retry; any other failure is one line starting "error: ";
+- retry what glm_client.is_retryable allows (make_client says "(retrying in ... s)"); any other
+  failure is one line starting "error: ", and the chat goes on;
 - /quit, end of input or Ctrl-C: print "goodbye" and exit with status 0, never a traceback;
+- with a QUESTION argument, print its one answer and exit;
 - without ZHIPUAI_API_KEY: one line on standard error, exit status 2.
 """
 
@@ -22,86 +26,166 @@ import argparse
 import json
 import os
 import sys
-import time  # noqa: F401 (for the TODOs of step 5)
+import time
 
-from glm_client import GLM_BASE_URL, GLMClient, GLMError, IncompleteAnswer  # noqa: F401
+from glm_client import GLM_BASE_URL, GLMClient, GLMError, Printer  # noqa: F401 (step 2)
 
+# == Given: the same in capstone/starter.py and capstone/chat.py ==========================
 SYSTEM_PROMPT = "You are a helpful assistant in a terminal. Answer in a few sentences."
+WEATHER = {"beijing": ("sunny", 23), "shanghai": ("cloudy", 26), "shenzhen": ("rain", 28),
+           "北京": ("晴", 23), "上海": ("多云", 26), "深圳": ("雨", 28)}
 TOOLS = [{"type": "function", "function": {
     "name": "get_weather",
     "description": "Current weather in a city: the sky and the temperature in °C.",
     "parameters": {"type": "object",
                    "properties": {"city": {"type": "string", "description": "City name"}},
                    "required": ["city"]}}}]
+MAX_TOOL_ROUNDS = 3  # a model that keeps calling tools is stopped after this many rounds
 
 
 def get_weather(city):
-    """A stand-in weather service."""
-    # TODO step 3: return {"city": ..., "sky": ..., "celsius": ...} for a few cities,
-    # and {"city": ..., "error": ...} for any other.
-    return {"city": city, "error": "not written yet"}
+    """A stand-in weather service: a small table, and an error for any other city."""
+    sky_celsius = WEATHER.get(str(city).strip().lower())
+    if sky_celsius is None:
+        return {"city": city, "error": "unknown city; try Beijing, Shanghai or Shenzhen"}
+    return {"city": city, "sky": sky_celsius[0], "celsius": sky_celsius[1]}
 
 
 def run_tool_call(call):
-    """The tool message that answers one tool call."""
-    # TODO step 3: parse call["function"]["arguments"] (JSON), call get_weather, and return
-    # {"role": "tool", "tool_call_id": call["id"], "content": <the result as JSON>}.
-    # Bad arguments or an unknown function name: put the error in the content instead.
-    raise NotImplementedError("run_tool_call")
+    """The tool message answering one tool call; bad arguments become an error GLM can read."""
+    function = call["function"]
+    try:
+        arguments = json.loads(function["arguments"] or "{}")
+        if function["name"] != "get_weather":
+            raise ValueError(f"there is no tool named {function['name']!r}")
+        if not isinstance(arguments, dict):
+            raise ValueError("the arguments must be a JSON object")
+        result = get_weather(arguments["city"])
+    except (ValueError, KeyError) as error:  # json.JSONDecodeError is a ValueError
+        result = {"error": f"bad tool call: {error}"}
+    return {"role": "tool", "tool_call_id": call["id"],
+            "content": json.dumps(result, ensure_ascii=False)}
 
 
 def rough_tokens(message):
-    """About how many tokens a message costs."""
-    # TODO step 4: a CJK character is about 1 token, 4 other characters about 1.
-    return len(json.dumps(message, ensure_ascii=False)) // 4
+    """About how many tokens a message costs: a CJK character is about one token, four other
+    characters are about one (UNVERIFIED: GLM's tokenizer is not published; the usage field of
+    each answer gives the true count afterwards)."""
+    text = json.dumps({k: v for k, v in message.items() if k != "role"}, ensure_ascii=False)
+    cjk = sum(1 for ch in text if "\u3000" <= ch <= "\u9fff")
+    return cjk + (len(text) - cjk) // 4 + 4  # + 4 for the role and the framing
 
 
-def trim_history(messages, budget, count=rough_tokens):
-    """(the messages that fit in budget, how many were dropped)."""
-    # TODO step 4: keep the system message; drop whole turns (a user message and everything
-    # after it up to the next user message), oldest first; always keep the newest turn.
-    return messages, 0
-
-
-def answer_turn(client, messages, out):
-    """Stream GLM's answer to messages, running tool calls until it answers in text."""
-    # TODO steps 2 and 3: client.stream(messages, tools=TOOLS, on_reasoning=..., on_content=...)
-    # prints "[thinking] ..." and "glm> ..."; append answer.as_message(...) to messages; if it
-    # holds tool calls, print "[tool] name(arguments)", append run_tool_call(call) for each,
-    # and ask again.
-    answer = client.stream(messages, on_content=lambda text: out.write(text))
-    out.write("\n")
-    messages.append(answer.as_message())
-    return answer
-
-
-def chat(client, budget, stdin, out):
-    """The conversation loop, until /quit or the end of input."""
-    history = [{"role": "system", "content": SYSTEM_PROMPT}]
-    while True:
-        out.write("you> ")
+def make_client(base_url, api_key, out, max_retries=3):
+    """A GLMClient that says "(retrying in ... s)" on `out` before each retry it makes."""
+    def announce_and_sleep(seconds):
+        out.write(f"(retrying in {seconds:.1f} s)\n")
         out.flush()
-        line = stdin.readline()
-        if not line or line.strip() == "/quit":
-            return
-        history.append({"role": "user", "content": line.strip()})
-        # TODO step 4: trim the history; TODO step 5: catch GLMError and IncompleteAnswer,
-        # print one "error: ..." line, and drop the unanswered turn.
-        answer_turn(client, history, out)
+        time.sleep(seconds)
+
+    return GLMClient(base_url, api_key, max_retries=max_retries, sleep=announce_and_sleep)
 
 
-def main(argv=None):
+# == Step 1: one chat turn ===================================================================
+def ask(client, question):
+    """GLM's answer to one question, whole, as text."""
+    # TODO step 1: client.chat() with the system prompt and the question; return its content.
+    raise NotImplementedError("step 1: ask")
+
+
+# == Step 2: streaming, the reasoning apart ==================================================
+def stream_answer(client, messages, out, **options):
+    """Stream GLM's answer to `messages` onto `out` (the reasoning in grey, then the answer on
+    a line of its own) and return it; `options` go to GLM (tools=...)."""
+    # TODO step 2: client.stream() through a Printer(out), then end the line.
+    raise NotImplementedError("step 2: stream_answer")
+
+
+# == Step 3: the history, kept across turns ==================================================
+def answer_turn(client, history, out, **options):
+    """Stream the answer to `history` and append it to `history`; return it."""
+    # TODO step 3: stream_answer(), then append answer.as_message(...) to history.
+    raise NotImplementedError("step 3: answer_turn")
+
+
+# == Step 4: the history, trimmed to a token budget ==========================================
+def trim_history(messages, budget, count=rough_tokens):
+    """(messages that fit in `budget`, how many were dropped). The system message stays; whole
+    turns (a user message and the replies and tool results after it) go, oldest first, so a
+    tool result never loses its call; the newest turn stays even if it alone is over budget."""
+    # TODO step 4
+    raise NotImplementedError("step 4: trim_history")
+
+
+# == Step 5: one tool ========================================================================
+def answer_with_tools(client, history, out):
+    """Answer turns with the tool offered, running the calls GLM asks for, until it answers
+    in text; every assistant and tool message goes into `history`. Returns the last answer."""
+    # TODO step 5: answer_turn(..., tools=TOOLS); for each tool call print "[tool] name(args)"
+    # and append run_tool_call(call); again, at most MAX_TOOL_ROUNDS times.
+    raise NotImplementedError("step 5: answer_with_tools")
+
+
+# == Step 6: failures in one line ============================================================
+def take_turn(client, history, question, out, budget):
+    """One question: the history trimmed to `budget` with it, then answered. Returns the
+    history to keep; after a failure, one "error: ..." line and the history without the turn."""
+    # TODO step 6: trim_history(), "(history trimmed: ...)", answer_with_tools(); on a GLMError
+    # one "error: ..." line and the turn taken out again.
+    raise NotImplementedError("step 6: take_turn")
+
+
+# == Step 7: the loop, and a clean exit ======================================================
+def chat(client, stdin, out, budget=4000):
+    """The conversation: a turn for each line, until /quit, the end of input or Ctrl-C."""
+    # TODO step 7: "you> ", stdin.readline(), take_turn(); /quit, end of input or Ctrl-C end
+    # it with "goodbye".
+    raise NotImplementedError("step 7: chat")
+
+
+# == Given: the program ======================================================================
+def parse_args(argv):
     parser = argparse.ArgumentParser(description="Chat with GLM in the terminal.")
-    parser.add_argument("--budget", type=int, default=4000)
-    parser.add_argument("--max-retries", type=int, default=3)
+    parser.add_argument("question", nargs="?", help="ask this one question, print the answer")
+    parser.add_argument("--budget", type=int, default=4000,
+                        help="rough tokens of history to send (default 4000)")
+    parser.add_argument("--max-retries", type=int, default=3,
+                        help="retries of a busy or failed call (default 3)")
     args = parser.parse_args(argv)
-    # TODO step 5: without ZHIPUAI_API_KEY, one line on sys.stderr and return 2.
-    # TODO step 5: a sleep= for GLMClient that prints "(retrying in ... s)", then time.sleep.
-    client = GLMClient(os.environ.get("ZHIPUAI_BASE_URL") or GLM_BASE_URL,
-                       os.environ.get("ZHIPUAI_API_KEY", ""), max_retries=args.max_retries)
-    # TODO step 6: Ctrl-C (KeyboardInterrupt) anywhere: print "goodbye" and return 0.
-    chat(client, args.budget, sys.stdin, sys.stdout)
-    print("goodbye")
+    if args.budget < 1 or args.max_retries < 0:
+        parser.error("--budget must be at least 1 and --max-retries at least 0")
+    return args
+
+
+def main(argv=None, stdin=None, out=None, environ=None):
+    """The program; stdin, out and environ default to the process's own (tests pass theirs)."""
+    stdin, out = stdin or sys.stdin, out or sys.stdout
+    if hasattr(out, "reconfigure"):  # a console that cannot show Chinese gets "?", not a crash
+        out.reconfigure(errors="replace")
+    environ = os.environ if environ is None else environ
+    args = parse_args(argv)
+    api_key = environ.get("ZHIPUAI_API_KEY", "").strip()
+    if not api_key:
+        print("error: set ZHIPUAI_API_KEY (and ZHIPUAI_BASE_URL for a recorded server)",
+              file=sys.stderr)
+        return 2
+    try:
+        client = make_client(environ.get("ZHIPUAI_BASE_URL") or GLM_BASE_URL, api_key, out,
+                             args.max_retries)
+    except ValueError as error:  # a malformed key or base URL; the message never shows the key
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    with client.session:
+        if args.question is None:
+            chat(client, stdin, out, args.budget)
+            return 0
+        try:
+            out.write(ask(client, args.question) + "\n")
+        except GLMError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            return 130  # what a shell reports for Ctrl-C
     return 0
 
 

@@ -11,8 +11,10 @@ see exactly what went over the wire. The contract a solution keeps is in capston
 docstring and in notebooks/en/10-capstone.ipynb.
 """
 
+import ast
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -22,11 +24,13 @@ from pathlib import Path
 import pytest
 
 import glm_offline
+from glm_client import GREY, PLAIN
 from glm_offline.cassette_file import read_checked
 from glm_offline.record import start_recorder
 
 ROOT = Path(__file__).resolve().parents[2]
 SOLUTION = Path(os.environ.get("CAPSTONE_SOLUTION") or ROOT / "capstone" / "chat.py").resolve()
+REASONING = re.compile(re.escape(GREY) + "(.*?)" + re.escape(PLAIN), re.S)  # glm_client.Printer
 TIMEOUT = 15  # seconds for any one program run; each takes well under one
 
 
@@ -101,8 +105,16 @@ class Running:
             stream.close()
 
 
-def answer_lines(output, label):
-    return [line for line in output.splitlines() if line.startswith(label)]
+def answer_lines(output):
+    """The lines of an output that are answers: neither reasoning (grey), nor the program's own
+    ("you> " prompts, "[tool] ...", "(...)" notes, "error: ...", "goodbye")."""
+    plain = REASONING.sub("", output).replace("you> ", "\n")
+    return [line for line in plain.splitlines() if line.strip() and not line.startswith(
+        ("[tool] ", "(", "error:", "goodbye"))]
+
+
+def reasoning(output):
+    return "".join(REASONING.findall(output))
 
 
 def test_it_streams_the_reasoning_apart_then_the_answer(room):
@@ -111,13 +123,22 @@ def test_it_streams_the_reasoning_apart_then_the_answer(room):
     assert (status, err) == (0, "")
     request = next(b for b in bodies() if "tools" in b)
     assert request["stream"] is True and request["messages"][-1]["content"] == "Hello there"
-    thinking, answers = answer_lines(out, "[thinking] "), answer_lines(out, "glm> ")
-    assert thinking and answers
     # The generated reply's reasoning and answer (the last round, after the tool result):
-    assert "I should say so plainly" in thinking[-1]
-    assert "[offline, generated]" in answers[-1] and "I should say so" not in answers[-1]
-    assert out.index(thinking[-1]) < out.index(answers[-1])
+    assert "I should say so plainly" in reasoning(out)
+    [answer] = answer_lines(out)
+    assert answer.startswith("[offline, generated]") and "I should say so" not in answer
+    # The reasoning in grey first, then the answer on a line of its own.
+    assert out.rindex(PLAIN) < out.index(answer) and out[out.index(answer) - 1] == "\n"
     assert out.rstrip().endswith("goodbye")
+
+
+def test_with_a_question_it_prints_the_one_answer_and_exits(room):
+    server, proxy, bodies = room
+    status, out, err = run_chat(proxy, [], "What is 2 + 2?")
+    assert (status, err) == (0, "")
+    [body] = bodies()
+    assert body["messages"][-1] == {"role": "user", "content": "What is 2 + 2?"}
+    assert out.startswith("[offline, generated]") and out.count("\n") == 1 and GREY not in out
 
 
 def test_it_runs_the_tool_and_streams_the_answer_to_its_result(room):
@@ -132,7 +153,7 @@ def test_it_runs_the_tool_and_streams_the_answer_to_its_result(room):
     assert result["role"] == "tool" and result["tool_call_id"] == call["tool_calls"][0]["id"]
     # The generated call asks for the city "example", which the tool does not know.
     assert "error" in json.loads(result["content"])
-    assert "[tool] get_weather(" in out and answer_lines(out, "glm> ")
+    assert "[tool] get_weather(" in out and answer_lines(out)
 
 
 def test_history_is_kept_when_it_fits_the_budget(room):
@@ -164,7 +185,7 @@ def test_a_1302_is_retried_and_the_answer_still_arrives(room):
     assert status == 0
     statuses = [exchange.status for exchange in server.wait_for_exchanges(3)]
     assert statuses[:2] == [429, 200]
-    assert "retrying" in out and answer_lines(out, "glm> ")
+    assert "retrying" in out and answer_lines(out)
 
 
 def test_a_1113_is_not_retried_and_the_chat_goes_on(room):
@@ -175,7 +196,7 @@ def test_a_1113_is_not_retried_and_the_chat_goes_on(room):
     [error] = [line for line in out.splitlines() if "error:" in line]
     assert "1113" in error and "retrying" not in out
     assert [e.status for e in server.wait_for_exchanges(3)][:2] == [429, 200]
-    assert answer_lines(out, "glm> ")
+    assert answer_lines(out)
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT cannot be sent to a child on Windows")
@@ -199,7 +220,7 @@ def test_ctrl_c_in_the_middle_of_an_answer_says_goodbye_and_exits_0(room):
     try:
         program.wait_for("you> ")
         program.send("tell me a long story")
-        program.wait_for("[thinking] ")  # the stream has started, then stalls
+        program.wait_for(GREY)  # the stream has started (its reasoning), then stalls
         status, err = program.interrupt()
         assert status == 0 and "Traceback" not in err
         assert program.output.rstrip().endswith("goodbye")
@@ -215,3 +236,30 @@ def test_without_a_key_it_says_so_in_one_line(room):
                           text=True, env=env, timeout=TIMEOUT)
     assert done.returncode != 0
     assert len(done.stderr.strip().splitlines()) == 1 and "ZHIPUAI_API_KEY" in done.stderr
+
+
+GIVEN = ("SYSTEM_PROMPT", "WEATHER", "TOOLS", "MAX_TOOL_ROUNDS", "get_weather", "run_tool_call",
+         "rough_tokens", "make_client", "parse_args", "main")
+STEPS = ("ask", "stream_answer", "answer_turn", "trim_history", "answer_with_tools", "take_turn",
+         "chat")
+
+
+def definitions(path):
+    """{name: the source of its definition} of a module's top-level functions and constants."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = {}
+    for node in tree.body:
+        names = ([node.name] if isinstance(node, ast.FunctionDef)
+                 else [t.id for t in getattr(node, "targets", []) if isinstance(t, ast.Name)])
+        for name in names:
+            found[name] = ast.dump(node)
+    return found
+
+
+def test_the_starter_gives_what_the_answer_key_has_and_leaves_each_step_to_write():
+    starter = definitions(ROOT / "capstone" / "starter.py")
+    key = definitions(ROOT / "capstone" / "chat.py")
+    assert [name for name in GIVEN if starter[name] != key[name]] == []
+    assert set(starter) == set(key) and set(STEPS) <= set(key)
+    for name in STEPS:
+        assert starter[name] != key[name] and "NotImplementedError" in starter[name], name

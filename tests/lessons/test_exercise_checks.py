@@ -89,10 +89,10 @@ def test_every_check_of_a_lesson_has_its_cell_and_its_messages_in_both_languages
 
 
 def test_a_check_prints_its_hint_in_the_lessons_language_and_returns_nothing(capsys):
-    assert exercise_checks("en", lesson="10").over_budget(None) is None
-    assert exercise_checks("zh", lesson="10").over_budget(None) is None
-    assert capsys.readouterr().out == ("Define over_budget() above, then run this cell again.\n"
-                                       "先在上面定义 over_budget()，再运行这个单元。\n")
+    assert exercise_checks("en", lesson="10").trim_history(None) is None
+    assert exercise_checks("zh", lesson="10").trim_history(None) is None
+    assert capsys.readouterr().out == ("Define trim_history() above, then run this cell again.\n"
+                                       "先在上面定义 trim_history()，再运行这个单元。\n")
 
 
 @pytest.mark.parametrize("arguments, message", [

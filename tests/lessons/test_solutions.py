@@ -14,6 +14,7 @@ import re
 
 import pytest
 
+import glm_offline
 from helpers import CORRECT, NOTEBOOKS, SOLUTION, checked, exercise, hints, refuses, run, taught
 
 pytestmark = pytest.mark.usefixtures("urllib3_logger_restored")
@@ -105,19 +106,13 @@ def stream_with_deadline(total_seconds, clock=time.monotonic):  # never looks at
     with session.post(CHAT_URL, json=body, stream=True, timeout=(5, 60)) as response:
         return Answer.from_chunks(iter_chunks(response))
 """,
-    ("10-capstone.ipynb", 1): "def run_tool_call_2(call):\n"
-                              "    return {'role': 'tool', 'tool_call_id': call['id'], "
-                              "'content': '{}'}  # runs no tool",
-    ("10-capstone.ipynb", 2): "def over_budget(answer, budget):\n"
-                              "    return bool(answer.usage)  # the budget never looked at",
 }
 
 
 @pytest.mark.parametrize("language", ["en", "zh"])
 @pytest.mark.parametrize(("name", "number"), list(WRONG_ANSWERS))
 def test_checks_accept_the_solution_and_refuse_a_wrong_answer(name, number, language,
-                                                              lenient_server, monkeypatch):
-    monkeypatch.chdir(NOTEBOOKS / language)  # a kernel's folder: lesson 10 finds capstone/ there
+                                                              lenient_server):
     namespace, exercises = taught(language, name, lenient_server)
     code, answer, check = exercise(exercises, number)
     assert hints(language, name, answer, check, namespace)  # the hint, not a traceback
@@ -292,3 +287,104 @@ class TestLesson09:
         assert checked(language, name, check, namespace).startswith(CORRECT)
         run(NEVER_LOOKS_AT_THE_CLOCK, namespace)
         assert refuses(language, name, check, namespace)
+
+
+# -- issue 20: the capstone's seven steps, each one function of the program, built in order --
+
+CAPSTONE_WRONG = {  # a wrong answer to each step, written by hand, that its check must refuse
+    1: """
+def ask(client, question):  # the Answer, not its text
+    return client.chat([{"role": "system", "content": SYSTEM_PROMPT},
+                        {"role": "user", "content": question}])
+""",
+    2: """
+def stream_answer(client, messages, out, **options):  # the reasoning never shown
+    answer = client.stream(messages, on_content=out.write, **options)
+    out.write("\\n")
+    return answer
+""",
+    3: """
+def answer_turn(client, history, out, **options):  # the answer never kept
+    return stream_answer(client, history, out, **options)
+""",
+    4: """
+def trim_history(messages, budget, count=rough_tokens):  # message by message: cuts a turn
+    kept = list(messages)
+    while sum(map(count, kept)) > budget and len(kept) > 2:
+        del kept[1]
+    return kept, len(messages) - len(kept)
+""",
+    5: """
+def answer_with_tools(client, history, out):  # the call asked for is never run
+    return answer_turn(client, history, out, tools=TOOLS)
+""",
+    6: """
+def take_turn(client, history, question, out, budget):  # a failure is a traceback
+    history, dropped = trim_history(history + [{"role": "user", "content": question}], budget)
+    if dropped:
+        out.write(f"(history trimmed: {dropped} older messages dropped)\\n")
+    answer_with_tools(client, history, out)
+    return history
+""",
+    7: """
+def chat(client, stdin, out, budget=4000):  # Ctrl-C is a traceback
+    history = [{"role": "system", "content": SYSTEM_PROMPT}]
+    while True:
+        out.write("you> ")
+        line = stdin.readline()
+        if not line or line.strip() == "/quit":
+            break
+        if line.strip():
+            history = take_turn(client, history, line.strip(), out, budget)
+    out.write("goodbye\\n")
+""",
+}
+
+
+class TestLesson10:
+    """The capstone's steps: the solutions, run in order against a strict server (so every
+    request they make is recorded), each pass their check; each wrong answer, run after all the
+    solutions, is refused (against a lenient server: some of them ask what nobody recorded)."""
+
+    NAME = "10-capstone.ipynb"
+
+    def taught_at(self, language, server, monkeypatch):
+        monkeypatch.chdir(NOTEBOOKS / language)  # a kernel's folder: the lesson finds capstone/
+        monkeypatch.setenv("ZHIPUAI_API_KEY", server.api_key)  # what connect() exports: the
+        monkeypatch.setenv("ZHIPUAI_BASE_URL", server.base_url)  # recipe reads them
+        return taught(language, self.NAME, server)
+
+    def solved(self, language, namespace, exercises):
+        for number in range(1, 8):
+            code, answer, check = exercise(exercises, number)
+            assert hints(language, self.NAME, answer, check, namespace), number
+            run(code, namespace)
+            verdict = checked(language, self.NAME, check, namespace)
+            assert verdict == CORRECT[language == "zh"] + "\n", (number, verdict)
+        return namespace
+
+    @pytest.mark.parametrize("language", ["en", "zh"])
+    def test_the_steps_in_order_pass_their_checks_on_recordings_alone(self, language,
+                                                                         monkeypatch):
+        with glm_offline.start(pacing="instant", strict=True) as server:
+            namespace, exercises = self.taught_at(language, server, monkeypatch)
+            self.solved(language, namespace, exercises)
+            assert {exchange.status for exchange in server.history} == {200, 429}  # the 1302
+
+    @pytest.mark.parametrize("language", ["en", "zh"])
+    def test_a_wrong_answer_to_each_step_is_refused(self, language, lenient_server, monkeypatch):
+        namespace, exercises = self.taught_at(language, lenient_server, monkeypatch)
+        self.solved(language, namespace, exercises)
+        for number, wrong in CAPSTONE_WRONG.items():
+            attempt = dict(namespace)  # the other steps stay solved
+            run(wrong, attempt)
+            _, _, check = exercise(exercises, number)
+            assert refuses(language, self.NAME, check, attempt), number
+        attempt = dict(namespace)  # step 3 sends a tool call back without its reasoning:
+        run("def answer_turn(client, history, out, **options):\n"  # step 5 says where
+            "    answer = stream_answer(client, history, out, **options)\n"
+            "    history.append(answer.as_message())\n"
+            "    return answer\n", attempt)
+        code, _, check = exercise(exercises, 5)
+        run(code, attempt)  # step 5's solution, calling this answer_turn
+        assert "answer_turn()" in checked(language, self.NAME, check, attempt)
