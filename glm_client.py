@@ -35,9 +35,9 @@ import jwt
 import requests
 
 __all__ = ["Answer", "APIError", "Event", "GLMAuth", "GLMClient", "GLMError", "IncompleteAnswer",
-           "NetworkError", "Printer", "TokenCache", "api_error_from", "backoff_delays", "is_retryable",
-           "iter_chunks", "iter_events", "merge_tool_call_fragments", "sign_token", "split_key",
-           "split_lines"]
+           "NetworkError", "Printer", "TokenCache", "api_error_from", "backoff_delays",
+           "is_retryable", "iter_chunks", "iter_events", "merge_tool_call_fragments", "sign_token",
+           "split_key", "split_lines"]
 
 GLM_BASE_URL = "https://open.bigmodel.cn/api/paas/v4"  # international: https://api.z.ai/api/paas/v4
 DEFAULT_MODEL = "glm-4.7-flash"  # free, and a thinking model (docs/sources.md#models)
