@@ -25,6 +25,7 @@ in the same display bundle.
 """
 
 import base64
+import bisect
 import functools
 import hashlib
 import html
@@ -153,6 +154,15 @@ def _language(language):
 def _alt(language, key, **values):
     """The alt text `key` in `language` (always that language: it needs no font)."""
     return ALT[_language(language)][key].format(**values)
+
+
+def _bin_counts(values, edges):
+    """How many values fall in each bin, as matplotlib's hist counts them: [left, right),
+    the last bin [left, right]."""
+    counts = [0] * (len(edges) - 1)
+    for value in values:
+        counts[min(bisect.bisect_right(edges, value) - 1, len(counts) - 1)] += 1
+    return counts
 
 
 def _seconds(language, values):
@@ -440,11 +450,9 @@ def retry_timeline(delays, ceilings, deadline, language="en"):
 def retry_room(without_jitter, with_jitter, bucket=0.25, language="en"):
     """Lesson 05: many clients that failed at the same moment; each list holds, per client,
     the times (seconds after the failure) of its retries. Requests per time bucket."""
-    import numpy  # matplotlib's own dependency; its hist counts with numpy.histogram too
-
     every = [t for times in without_jitter + with_jitter for t in times]
     edges = [bucket * n for n in range(int(max(every) / bucket) + 2)]
-    peaks = [int(numpy.histogram([t for times in room for t in times], bins=edges)[0].max())
+    peaks = [max(_bin_counts([t for times in room for t in times], edges))
              for room in (without_jitter, with_jitter)]
     alt = _alt(language, "room", clients=len(with_jitter),
                retries=max(len(times) for times in with_jitter), bucket=bucket, peak=peaks[0],

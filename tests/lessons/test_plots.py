@@ -336,3 +336,11 @@ def test_the_stored_html_is_compared_without_its_png_bytes():
     other = plots.Picture(None, "t", b"\x89PNG other", "alt")._repr_mimebundle_()["text/html"]
     assert one != other and sanitised(one) == sanitised(other)
     assert sanitised(one) != sanitised(one.replace('alt="alt"', 'alt="other"'))
+
+
+def test_the_rooms_alt_text_counts_as_the_histogram_draws():
+    rng = random.Random(3).random
+    spread = [[rng() * 4 for _ in range(4)] for _ in range(50)]
+    picture = plots.retry_room([[0.5, 1.5, 3.5, 7.5]] * 50, spread, bucket=0.25)
+    drawn = max(bar.get_height() for bar in picture.figure.axes[1].patches)
+    assert f"at most {drawn:g} in any 0.25 s" in picture.alt
