@@ -213,9 +213,7 @@ def taught(language, name, server):
         def instant_start(*args, **options):
             return started(*args, **{**options, "pacing": "instant"})
 
-        recipe_env = {"ZHIPUAI_API_KEY": server.api_key, "ZHIPUAI_BASE_URL": server.base_url}
         with mock.patch("time.sleep", lambda seconds: None), \
-                mock.patch.dict(os.environ, recipe_env), \
                 mock.patch.object(glm_offline, "start", instant_start):
             for index, cell in enumerate(teaching):
                 if cell.cell_type == "code" and index != 2:  # cell 2: the setup, replaced
