@@ -15,6 +15,7 @@ For each delta: latency = publish time - write time. Goal for the lesson's code:
 """
 
 import argparse
+import io
 import json
 import statistics
 import sys
@@ -25,6 +26,7 @@ import nbformat
 from jupyter_client.manager import start_new_kernel
 
 import glm_offline
+from glm_client import Printer
 from glm_offline.wire import event_chunk, sse_lines_to_events
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,7 +48,6 @@ for chunk in response.iter_lines():
                 print(content, end='|')
 '''
 LESSON_CALL = "answer = stream_chat(question)"
-GREY, PLAIN = "\x1b[90m", "\x1b[0m"  # what the lesson prints around reasoning
 
 
 def lesson_code():
@@ -100,6 +101,21 @@ def measure(server, client, code, separator, deltas):
     return latencies(outputs, deltas, separator, record.event_times)
 
 
+def printed(deltas):
+    """What the lesson's stream_chat prints for each delta: glm_client.Printer's text (the
+    reasoning in its grey, a line break before the answer), so the colour codes are counted."""
+    out = io.StringIO()
+    printer, pieces = Printer(file=out), []
+    for delta in deltas:
+        start = len(out.getvalue())
+        if delta.get("reasoning_content"):
+            printer.reasoning(delta["reasoning_content"])
+        if delta.get("content"):
+            printer.content(delta["content"])
+        pieces.append(out.getvalue()[start:])
+    return pieces
+
+
 def recorded_deltas():
     """(what the lesson prints per chunk, what the seed prints per chunk): the lesson shows
     reasoning too (grey), the seed only content."""
@@ -109,9 +125,7 @@ def recorded_deltas():
             events = sse_lines_to_events(item["response"]["sse"])
             chunks = [chunk for chunk in map(event_chunk, events) if chunk is not None]
             deltas = [c["choices"][0]["delta"] for c in chunks[:-1]]
-            lesson = [f"{GREY}{d['reasoning_content']}{PLAIN}" if d.get("reasoning_content")
-                      else d.get("content", "") for d in deltas]
-            return lesson, [d.get("content", "") for d in deltas]
+            return printed(deltas), [d.get("content", "") for d in deltas]
     raise SystemExit("lesson-03.json has no recording of the benchmark's question")
 
 

@@ -5,6 +5,7 @@
     server.base_url, server.api_key
     server.inject("rate_limit")         # the next request gets a 429
     server.stop()
+    glm_offline.OFFLINE_KEYS["coding_plan"]   # offline keys of five kinds (key_kinds.py)
 
 Command line: python -m glm_offline --help
 """
@@ -12,7 +13,8 @@ Command line: python -m glm_offline --help
 from .auth import OFFLINE_API_KEY, split_key
 from .cassettes import CassetteError
 from .faults import KINDS as FAULT_KINDS
+from .key_kinds import KEYS as OFFLINE_KEYS
 from .server import Server, start
 
-__all__ = ["OFFLINE_API_KEY", "FAULT_KINDS", "CassetteError", "Server", "split_key",
-           "start"]
+__all__ = ["OFFLINE_API_KEY", "OFFLINE_KEYS", "FAULT_KINDS", "CassetteError", "Server",
+           "split_key", "start"]

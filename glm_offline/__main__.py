@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import control
+from . import control, doctor
 from .auth import OFFLINE_API_KEY
 from .cassettes import CassetteError
 from .faults import KINDS, OPTIONS, kinds_help, make_fault
@@ -25,6 +25,7 @@ The recorded GLM server: an offline stand-in for https://open.bigmodel.cn/api/pa
   python -m glm_offline fault rate_limit --times 2 --port 8000
   python -m glm_offline record --port 8001         # needs a real key, see `record --help`
   python -m glm_offline drift --json drift.json    # needs a real key, see `drift --help`
+  python -m glm_offline doctor                     # does my key work at my base URL?
 
 Attendees set two environment variables and run the lessons unchanged:
   ZHIPUAI_BASE_URL=http://<this machine>:<port>/api/paas/v4
@@ -365,6 +366,7 @@ def build_parser():
                         help="also scan the recordings in this folder (repeatable)")
     models.set_defaults(func=cmd_models)
     add_drift_command(commands)
+    doctor.add_command(commands)
     return parser
 
 

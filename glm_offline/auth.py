@@ -62,8 +62,8 @@ def own_key(upstream, environ, needed_for):
         raise ValueError(f"ZHIPUAI_API_KEY is not set. {needed_for} needs your own key "
                          "(https://open.bigmodel.cn); it goes to the API through the local "
                          "proxy and is never printed or written.")
-    if key == OFFLINE_API_KEY and not is_local(upstream):
-        raise ValueError("ZHIPUAI_API_KEY is the offline server's key, which the real API "
+    if key.endswith("." + split_key(OFFLINE_API_KEY)[1]) and not is_local(upstream):
+        raise ValueError("ZHIPUAI_API_KEY is one of the offline server's keys, which the real API "
                          "does not know; set your own key.")
     try:
         split_key(key)

@@ -9,7 +9,7 @@ does not serve answer that the live API has them (endpoints.py).
 
 import threading
 
-from . import chat, coding_plan, control, endpoints, tasks, wire_page
+from . import chat, coding_plan, control, endpoints, key_kinds, tasks, wire_page
 from .faults import reshape
 from .validation import parse_body, validate_chat
 from .wire import APIError, api_error, http_error, spring_not_found
@@ -94,9 +94,10 @@ class ReplayApp:
         return lambda handler, path, raw: action(handler, general, raw, coding)
 
     def checked_body(self, handler, raw, coding=False):
-        """(key id, chat body) once auth and validation pass (APIError otherwise); on the
-        coding plan, the body as the plan treats it."""
+        """(key id, chat body) once auth, the key's kind on this base URL (key_kinds.py) and
+        validation pass (APIError otherwise); on the coding plan, the body as the plan treats it."""
         key_id = self.auth.check(handler.headers.get("Authorization"))
+        key_kinds.check(key_id, coding)
         body = parse_body(raw)
         validate_chat(coding_plan.checked_as(body) if coding else body)
         return key_id, coding_plan.plan_body(body) if coding else body

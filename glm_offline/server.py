@@ -19,12 +19,13 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from .auth import OFFLINE_API_KEY, Authenticator
+from .auth import Authenticator
 from .cassettes import PACKAGE_CASSETTES, Library
 from .control import ControlToken
 from .faults import FaultQueue
 from .history import Exchange, History
 from .http import Limits, Listener, Site, log
+from .key_kinds import DEFAULT_KEYS, KEYS
 from .options import (
     STREAM_DEFAULTS,
     check_stream_options,
@@ -43,12 +44,14 @@ class Server:
 
     def __init__(self, host="127.0.0.1", port=0, *, cassette_dirs=None, strict=None,
                  english=None, max_in_flight=None, max_connections=None, limits=None,
-                 api_keys=(OFFLINE_API_KEY,), clock=time.time, verbose=False, app=None,
+                 api_keys=DEFAULT_KEYS, clock=time.time, verbose=False, app=None,
                  packaged_cassettes=True, **stream_options):
         if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
             raise ValueError(f"port must be a whole number from 0 to 65535, not {port!r}")
         self.host, self.port = host, port
         self.api_key = api_keys[0]
+        # kind -> offline key of that kind (key_kinds.py), those this server was given
+        self.simulated_keys = {kind: key for kind, key in KEYS.items() if key in api_keys}
         self.verbose = verbose
         options = server_options({"strict": strict, "english": english,
                                   "max_in_flight": max_in_flight,
@@ -66,7 +69,7 @@ class Server:
         if app is not None:  # another app behind the same HTTP layer, e.g. record.RecordApp
             given = {"cassette_dirs": cassette_dirs is not None, "strict": strict is not None,
                      "max_in_flight": max_in_flight is not None,
-                     "api_keys": tuple(api_keys) != (OFFLINE_API_KEY,),
+                     "api_keys": tuple(api_keys) != DEFAULT_KEYS,
                      "clock": clock is not time.time,
                      "packaged_cassettes": packaged_cassettes is not True,
                      **{name: True for name in stream_options}}

@@ -26,7 +26,9 @@ MAX_CONTAINERS = 20000
 TEXT_PARTS = ("text",)
 VISION_PARTS = ("text", "image_url", "video_url")  # UNVERIFIED beyond text and image_url
 TOOL_CHOICES = ("auto", "none", "required")
-RESPONSE_FORMATS = ("text", "json_object", "json_schema")  # json_schema: accepted, ignored
+# json_schema is accepted and ignored: the answer is not held to the schema (live 2026 probes,
+# docs/sources.md#request-body); chat.py gives JSON content for json_object only.
+RESPONSE_FORMATS = ("text", "json_object", "json_schema")
 # request_id is echoed in answers and kept with async tasks: a limit bounds that memory (a
 # megabyte request_id was sent). The live limit is unknown: 128 is this server's (UNVERIFIED).
 MAX_REQUEST_ID_CHARS = 128

@@ -110,9 +110,13 @@ ERRORS = {
              "Your GLM Coding Plan package has expired; renew it to continue."),
     "1310": (429, "您已达到每周使用上限，您的限额将在 2026-11-30 00:00:00 重置。",
              "Weekly usage limit reached. Your limit will reset at 2026-11-30 00:00:00."),
+    # 1311: the plan does not include the model asked for (seen for GLM-5 in 2026-03:
+    # farion1231/cc-switch #1386; the exact text is UNVERIFIED).
+    "1311": (429, "当前订阅套餐暂未开放该模型的权限，请升级套餐。",
+             "Your subscription plan does not include this model yet; upgrade the plan."),
     **{str(code): (429, f"您的套餐额度已用完（{code}），请稍后再试或升级套餐。",
                    f"Your plan's quota is used up ({code}); try later or upgrade the plan.")
-       for code in (1311, 1313, 1314, 1315, 1316, 1317, 1318, 1319, 1320, 1321)},
+       for code in (1313, 1314, 1315, 1316, 1317, 1318, 1319, 1320, 1321)},
 }
 _FIELD_EXAMPLES = {"field": "messages", "field1": "temperature", "field2": "top_p",
                    "method": "同步", "api_name": "/paas/v4/chat/completions",

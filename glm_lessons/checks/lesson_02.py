@@ -1,6 +1,7 @@
 """Lesson 02's exercise checks: chat completions."""
 
 import inspect
+import logging
 
 import requests
 
@@ -83,15 +84,34 @@ class Checks(Base):
             self.say("cut_short")
 
     @check()
-    def chat(self, chat, conversation, new_connections):
-        """Exercise 4: chat(..., session=...) sends two calls over one connection, counted by
-        the lesson's `new_connections`."""
+    def chat(self, chat, conversation):
+        """Exercise 4: chat(..., session=...) sends two calls over one connection, counted
+        from urllib3's "Starting new HTTP(S) connection" log records."""
         if "session" not in inspect.signature(chat).parameters:
             self.say("add_session")
             return
-        new_connections.count = 0
-        with requests.Session() as session:
+        with NewConnections() as new_connections, requests.Session() as session:
             for _ in range(2):
                 chat(conversation[:2], session=session)
         self.expect(new_connections.count == 1, "one_connection", count=new_connections.count)
         self.say("correct")
+
+
+class NewConnections(logging.Handler):
+    """Counts the connections urllib3 opens while it is active (a context manager), as
+    lesson 02's section 8 does; the logger's level and handlers are put back after."""
+
+    def __enter__(self):
+        self.count = 0
+        self.logger = logging.getLogger("urllib3.connectionpool")
+        self.level = self.logger.level
+        self.logger.addHandler(self)
+        self.logger.setLevel(logging.DEBUG)
+        return self
+
+    def __exit__(self, *exc):
+        self.logger.removeHandler(self)
+        self.logger.setLevel(self.level)
+
+    def emit(self, record):
+        self.count += record.getMessage().startswith("Starting new HTTP")

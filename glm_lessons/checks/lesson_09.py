@@ -1,5 +1,5 @@
-"""Lesson 09's exercise checks: the official SDKs (the lesson's clients and errors come in as
-arguments, so this package does not import the SDKs)."""
+"""Lesson 09's exercise checks: the official SDKs (the lesson's client factory, make(), and
+its server come in as arguments, so this package does not import the SDKs)."""
 
 from .verdicts import Checks as Base
 from .verdicts import check
@@ -45,10 +45,10 @@ class Checks(Base):
         self.say("counted", retries=counted - 1)
 
     @check("write_ask")
-    def ask(self, ask, watched, server, question):
+    def ask(self, ask, make, server, question):
         """Exercise 2: through an openai client without retries of its own, a 429 (1302) is
         retried once and a 1113 is raised at once."""
-        quick, waits = watched("openai", max_retries=0), []
+        quick, waits = make("openai", max_retries=0), []
         server.inject("rate_limit")
         self.expect(ask(quick, question, sleep=waits.append).choices[0].message.content,
                     "no_answer")
@@ -65,10 +65,10 @@ class Checks(Base):
             self.say("answered")
 
     @check("write_within")
-    def stream_within(self, stream_within, watched, server, counting, answer):
+    def stream_within(self, stream_within, make, server, counting, answer):
         """Exercise 3: the whole answer (it starts like `answer`) within 5 s; TimeoutError
         within 0.5 s of a stream that the server stalls for 1 s."""
-        client = watched("openai", timeout=5)
+        client = make("openai", timeout=5)
         self.expect(stream_within(client, counting, seconds=5).startswith(answer[:3]),
                     "not_the_answer")
         server.inject("stall_mid_stream", after_events=10, seconds=1)  # 1 s of silence

@@ -1,10 +1,10 @@
 """Lesson 03's code, taken from the notebook itself: its stream loop (cells tagged
-"stream-chat") fed the streams thinking models send, and the whole lesson under hostile
-chunking, with the same stored outputs. The parser it teaches is tested in
-test_03_sse_parser.py.
+"stream-chat", printing through the Printer its "glm-client" cell teaches) fed the streams
+thinking models send. The parser it teaches is tested in test_03_sse_parser.py, its recipe in
+test_03_recipe.py, the colours as drawn in test_03_colours.py.
 
-The cells' source is executed here, so the taught code is the tested code. Only the last test
-uses sockets; the others feed hand-built bytes.
+The cells' source is executed here, so the taught code is the tested code; hand-built bytes,
+no sockets.
 """
 
 import contextlib
@@ -12,15 +12,16 @@ import io
 import json
 from pathlib import Path
 
+import nbformat
 import pytest
 import requests
 
 import glm_client
-from helpers import run_lesson_cells
+from glm_client import GREY, PLAIN  # what the lesson's Printer prints around reasoning
+from helpers import lesson_cells, run_lesson_cells
 
 ROOT = Path(__file__).resolve().parents[2]
 LESSONS = [ROOT / "notebooks" / language / "03-streaming.ipynb" for language in ("en", "zh")]
-GREY, PLAIN = "\x1b[90m", "\x1b[0m"  # what the lesson prints around reasoning
 
 
 # -- the lesson's stream loop, fed what thinking models send --------------------------------
@@ -81,8 +82,8 @@ def lesson_loop(body, language="en", pieces=None, status=200):
                  "HEADERS": {}, "raw": b"", "json": json}
     for name in ("Answer", "APIError", "IncompleteAnswer", "api_error_from", "iter_chunks"):
         namespace[name] = getattr(glm_client, name)
-    with contextlib.redirect_stdout(io.StringIO()):  # the naive_deltas cell prints a line
-        return run_lesson_cells(language, "03-streaming.ipynb", ["stream-chat"], namespace)
+    return run_lesson_cells(language, "03-streaming.ipynb", ["glm-client", "stream-chat"],
+                            namespace)
 
 
 REASONING_ONLY = [{"role": "assistant", "reasoning_content": piece}
@@ -98,7 +99,7 @@ def test_stream_chat_prints_reasoning_grey_then_the_answer(language):
     assert (answer.reasoning, answer.content, answer.finish_reason) == \
         ("The user says hi.\n", "Hi.", "stop")
     assert printed.getvalue() == (f"{GREY}The user {PLAIN}{GREY}says hi{PLAIN}{GREY}.\n{PLAIN}"
-                                  "Hi.")
+                                  "\nHi.")  # the answer on a line of its own
     assert answer.usage["completion_tokens_details"] == {"reasoning_tokens": 6}
 
 
@@ -116,7 +117,7 @@ def test_stream_chat_survives_the_dot_handover_of_glm_4_5():
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
         answer = lesson.stream_chat({})
-    assert answer.content == "." and printed.getvalue().endswith(f"{PLAIN}.")
+    assert answer.content == "." and printed.getvalue().endswith(f"{PLAIN}\n.")
 
 
 def test_stream_chat_under_one_byte_chunks_gives_the_same_answer():
@@ -153,9 +154,21 @@ def test_an_error_status_before_the_stream_is_an_api_error():
     assert (caught.value.status, caught.value.code) == (400, "1211")
 
 
-def test_naive_deltas_reads_reasoning_deltas_without_a_key_error():
-    lesson = lesson_loop(b"")
-    assert "".join(lesson.naive_deltas([thinking_stream(REASONING_ONLY)])) == "Hi."
+def test_an_answer_without_reasoning_starts_at_once_with_no_blank_line():
+    lesson = lesson_loop(thinking_stream([]))
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        lesson.stream_chat({})
+    assert printed.getvalue() == "Hi."
 
 
-# -- the whole lesson, with the recorded server cutting every stream into 1-5 byte pieces -----
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_the_lesson_prints_reasoning_with_the_clients_printer_not_a_grey_of_its_own(language):
+    """The 16-colour greys draw almost black in JupyterLab; the recipe (a script on its own)
+    is the one cell that spells the 256-colour grey out, and test_03_recipe.py holds it to
+    glm_client's."""
+    cells = nbformat.read(ROOT / "notebooks" / language / "03-streaming.ipynb", 4).cells
+    code = [cell.source for cell in cells if cell.cell_type == "code"]
+    assert not any(dim in source for source in code for dim in ("\\x1b[90m", "\\x1b[2m"))
+    stream_chat = lesson_cells(language, "03-streaming.ipynb", ["stream-chat"])[0].source
+    assert "printer.reasoning(reasoning)" in stream_chat and "GREY" not in stream_chat

@@ -1,7 +1,7 @@
 """Lesson 04's code, taken from the notebook itself, fed the streams thinking models send.
 
 The cells tagged "thinking-stream" (show_stream, first_arrivals), "thinking-usage"
-(reasoning_tokens) and "lesson-ask" (the session and ask()) are executed here, and the
+(reasoning_tokens) and "lesson-ask" (the session, ask() and stream()) are executed here, and the
 checks that the "exercise-check" cells name are called with the cells' arguments, in both
 languages, so the taught code is the tested code. Expected values are written
 out by hand or read from the lesson's transcript spec, never computed by the lesson's code.
@@ -12,18 +12,19 @@ import io
 import json
 import re
 from pathlib import Path
+from unittest import mock
 
 import nbformat
 import pytest
 import requests
 
-from glm_client import IncompleteAnswer, iter_chunks
+from glm_client import APIError, IncompleteAnswer, iter_chunks
 from helpers import NOTEBOOKS, checked, lesson_cells, run_lesson_cells
 
 LESSON = "04-thinking-models.ipynb"
 LANGUAGES = ("en", "zh")
 SPEC = Path(__file__).resolve().parents[2] / "contributors" / "cassette_specs" / "lesson-04.json"
-DIM, RESET = "\x1b[2m", "\x1b[0m"
+GREY, RESET = "\x1b[38;5;245m", "\x1b[0m"  # glm_client.Printer's colours, written out
 
 
 def lesson(language, *tags, **namespace):
@@ -67,10 +68,10 @@ def sse_response(chunks, done=True):
     return response
 
 
-# -- show_stream: reasoning dimmed, then the answer ------------------------------------------
+# -- show_stream: the reasoning in grey (glm_client.Printer), then the answer ---------------
 
 @pytest.mark.parametrize("language", LANGUAGES)
-def test_a_reasoning_delta_without_a_content_key_is_shown_dimmed(language):
+def test_a_reasoning_delta_without_a_content_key_is_shown_in_grey(language):
     show_stream = lesson(language, "thinking-stream").show_stream
     chunks = [chunk(role="assistant", reasoning_content="Odd, so"),
               chunk(role="assistant", reasoning_content=" try 7."),
@@ -78,7 +79,7 @@ def test_a_reasoning_delta_without_a_content_key_is_shown_dimmed(language):
               chunk("stop", {"completion_tokens": 3}, role="assistant", content="")]
     result, printed = shown(show_stream, chunks)
     assert result == ("Odd, so try 7.", "No.")
-    assert printed == "\x1b[2mOdd, so\x1b[0m\x1b[2m try 7.\x1b[0m\nNo.\n"
+    assert printed == GREY + "Odd, so" + RESET + GREY + " try 7." + RESET + "\nNo.\n"
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -92,7 +93,7 @@ def test_a_first_delta_of_empty_content_and_a_newline_of_reasoning(language):
               chunk("stop", role="assistant", content="")]
     result, printed = shown(show_stream, chunks)
     assert result == ("\nOdd.", "No.")
-    assert printed == "\x1b[2m\n\x1b[0m\x1b[2mOdd.\x1b[0m\nNo.\n"
+    assert printed == GREY + "\n" + RESET + GREY + "Odd." + RESET + "\nNo.\n"
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -105,7 +106,7 @@ def test_a_hand_over_delta_with_both_fields_starts_the_answer(language):
               chunk("stop", role="assistant", content="")]
     result, printed = shown(show_stream, chunks)
     assert result == ("Hm.", ".5")
-    assert printed == "\x1b[2mHm.\x1b[0m\n.5\n"
+    assert printed == GREY + "Hm." + RESET + "\n.5\n"
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -114,7 +115,7 @@ def test_null_fields_add_nothing(language):
     chunks = [chunk(role="assistant", content=None, reasoning_content="R"),
               chunk(role="assistant", content="A", reasoning_content=None),
               chunk("stop")]  # a delta with nothing in it at all
-    assert shown(show_stream, chunks) == (("R", "A"), "\x1b[2mR\x1b[0m\nA\n")
+    assert shown(show_stream, chunks) == (("R", "A"), GREY + "R" + RESET + "\nA\n")
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -122,8 +123,8 @@ def test_a_model_that_does_not_think_prints_only_the_answer(language):
     show_stream = lesson(language, "thinking-stream").show_stream
     chunks = [chunk(role="assistant", content="Hello"), chunk(role="assistant", content="!"),
               chunk("stop", role="assistant", content="")]
-    # the answer starts on a line of its own, also when there was no reasoning before it
-    assert shown(show_stream, chunks) == (("", "Hello!"), "\nHello!\n")
+    # no reasoning: no grey, and no empty line before the answer
+    assert shown(show_stream, chunks) == (("", "Hello!"), "Hello!\n")
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -134,7 +135,7 @@ def test_a_stream_cut_before_the_answer_raises_after_showing_only_reasoning(lang
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed), pytest.raises(IncompleteAnswer) as caught:
         show_stream(iter_chunks(response))
-    assert printed.getvalue() == "\x1b[2mLet me\x1b[0m\x1b[2m think\x1b[0m"
+    assert printed.getvalue() == GREY + "Let me" + RESET + GREY + " think" + RESET
     assert (caught.value.answer.reasoning, caught.value.answer.content) == ("Let me think", "")
 
 
@@ -158,7 +159,7 @@ def test_the_recorded_stream_splits_into_its_reasoning_and_its_answer(module_ser
             (reasoning, answer), printed = shown(show_stream, iter_chunks(response))
     assert (reasoning, answer) == ("".join(spec["reasoning"]), "".join(spec["answer"]))
     assert printed.endswith(RESET + "\n" + answer + "\n")
-    assert re.sub(r"\x1b\[[02]m", "", printed) == reasoning + "\n" + answer + "\n"
+    assert re.sub(r"\x1b\[(38;5;245|0)m", "", printed) == reasoning + "\n" + answer + "\n"
 
 
 @pytest.mark.parametrize("kind", ["no_done", "drop_mid_stream"])
@@ -171,6 +172,61 @@ def test_a_recorded_stream_cut_during_the_reasoning_is_incomplete(module_server,
         show_stream(iter_chunks(response))
     assert caught.value.answer.reasoning == "".join(spec["reasoning"][:20])
     assert caught.value.answer.content == ""
+
+
+# -- ask() and stream(): helpers a learner copies check the status and have a timeout ---------
+
+def helpers_of(server, language):
+    """The lesson's session, ask() and stream(), pointed at `server`."""
+    return lesson(language, "lesson-ask", BASE_URL=server.base_url, API_KEY=server.api_key)
+
+
+def plain_question(language):
+    return recorded(f"lesson04-plain-{language}")["body"]["messages"]
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_ask_raises_glms_code_and_message_when_the_call_is_refused(module_server, language):
+    ask = helpers_of(module_server, language).ask
+    module_server.inject("rate_limit")
+    with pytest.raises(APIError) as caught:
+        ask("glm-4.7-flash", plain_question(language))
+    assert (caught.value.status, caught.value.code) == (429, "1302")
+    assert caught.value.message
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_ask_raises_the_1210_of_a_model_that_always_thinks(module_server, language):
+    ask = helpers_of(module_server, language).ask
+    with pytest.raises(APIError) as caught:
+        ask("glm-5.3", plain_question(language), thinking={"type": "disabled"})
+    assert (caught.value.status, caught.value.code) == (400, "1210")
+    assert caught.value.message.startswith("该模型始终思考")
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_stream_raises_before_any_chunk_when_the_call_is_refused(module_server, language):
+    stream = helpers_of(module_server, language).stream
+    module_server.inject("overloaded")
+    with pytest.raises(APIError) as caught:
+        next(stream(stream_body(language)))
+    assert (caught.value.status, caught.value.code) == (429, "1305")
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_ask_and_stream_pass_a_timeout(module_server, language):
+    names = helpers_of(module_server, language)
+    with mock.patch.object(names.session, "post", wraps=names.session.post) as post:
+        names.ask("glm-4.7-flash", plain_question(language))
+        assert len(list(names.stream(stream_body(language)))) > 1
+    assert [call.kwargs["timeout"] for call in post.call_args_list] == [60, (5, 60)]
+
+
+def test_ask_gives_up_after_its_read_timeout(module_server):
+    ask = helpers_of(module_server, "en").ask
+    module_server.inject("slow_first_byte", seconds=2)
+    with pytest.raises(requests.ReadTimeout):
+        ask("glm-4.7-flash", plain_question("en"), timeout=(5, 0.5))
 
 
 # -- first_arrivals: two times to first token, on an injected clock ---------------------------

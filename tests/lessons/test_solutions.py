@@ -23,7 +23,7 @@ pytestmark = pytest.mark.usefixtures("urllib3_logger_restored")
 def test_lesson_01_solutions_pass_their_checks(language, lenient_server):
     name = "01-keys-and-tokens.ipynb"
     namespace, exercises = taught(language, name, lenient_server)
-    for number in (2, 4):
+    for number in (3, 5):  # exercise 2 has no check; 3-5 go with the deep dive
         code, _, check = exercise(exercises, number)
         run(code, namespace)
         assert checked(language, name, check, namespace).startswith(CORRECT), number
@@ -34,7 +34,7 @@ def test_lesson_01_forged_check_refuses_a_token_signed_with_the_real_secret(lang
                                                                            lenient_server):
     name = "01-keys-and-tokens.ipynb"
     namespace, exercises = taught(language, name, lenient_server)
-    code, answer, check = exercise(exercises, 4)
+    code, answer, check = exercise(exercises, 5)
     assert hints(language, name, answer, check, namespace)
     run(code.replace('"x" * 32', "secret"), namespace)  # the right secret: a valid token
     assert refuses(language, name, check, namespace)
@@ -51,8 +51,16 @@ def test_lesson_02_solutions_pass_their_checks_and_keep_earlier_ones_working(lan
     assert checked(language, name, check, namespace).strip() in CORRECT
     code, _, check = exercise(exercises, 4)
     assert refuses(language, name, check, namespace)  # chat() has no session parameter yet
-    assert run(code, namespace).strip().endswith("1")  # one connection for the conversation
+    # the second turn of section 4 again, through one session
+    assert run(code, namespace).strip() == namespace["second"]["choices"][0]["message"]["content"]
     assert checked(language, name, check, namespace).strip() in CORRECT
+    run("def chat(messages, session=None, **options):  # the session left unused\n"
+        "    body = {'model': MODEL, 'messages': messages, **options}\n"
+        "    return requests.post(CHAT_URL, headers=HEADERS, json=body, timeout=30).json()\n",
+        namespace)
+    assert refuses(language, name, check, namespace)  # two calls, two connections
+    code, _, _ = exercise(exercises, 4)
+    run(code, namespace)  # exercise 4's chat() again, for exercise 2 below
     # exercise 2's solution, run after exercise 4 redefined chat(), still works
     exercise_2 = SOLUTION.findall(next(c.source for c in exercises
                                        if c.cell_type == "markdown" and "**2.**" in c.source))[0]
@@ -67,10 +75,10 @@ def test_lesson_02_solutions_pass_their_checks_and_keep_earlier_ones_working(lan
 # which the same check must refuse.
 
 WRONG_ANSWERS = {
-    ("01-keys-and-tokens.ipynb", 2): "def token_seconds_left(token, now_ms):\n"
+    ("01-keys-and-tokens.ipynb", 3): "def token_seconds_left(token, now_ms):\n"
                                      "    return round((jwt.decode(token, options={"
                                      "'verify_signature': False})['exp'] - now_ms) / 1000)",
-    ("01-keys-and-tokens.ipynb", 3): "new_token_times = [0, 180]  # the 30-second answer",
+    ("01-keys-and-tokens.ipynb", 4): "new_token_times = [0, 180]  # the 30-second answer",
     ("02-chat-completions.ipynb", 1): 'error_codes = [(400, "1210")] * 3',
     ("02-chat-completions.ipynb", 2): "third = first  # a turn sent without the conversation",
     ("03-streaming.ipynb", 1):

@@ -311,12 +311,12 @@ def test_the_command_reports_exits_and_never_shows_the_key(tmp_path, mutate, key
     printed = result.stdout + result.stderr
     assert result.returncode == exit_code, printed
     data = json.loads(report.read_text(encoding="utf-8"))
-    assert len(data["exchanges"]) == 14
+    assert len(data["exchanges"]) == 18  # lesson 02: 18 recorded exchanges
     assert data["exchanges"][0]["verdict"] == worst
     assert data["exchanges"][0]["recording"] == {"cassette": "lesson-02.json",
                                                  "interaction": data["exchanges"][0]
                                                  ["recording"]["interaction"]}
-    assert data["summary"][worst] == 14
+    assert data["summary"][worst] == 18
     assert data["not_checked"] is None or worst == "skipped"
     assert "Verdict · 结论" in result.stdout and "变化的字段" in result.stdout
     written = printed + everything_written(report, live)

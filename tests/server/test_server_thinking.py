@@ -234,8 +234,23 @@ def test_generated_budget_past_the_reasoning_cuts_the_answer(lenient):
 def test_json_object_gives_json_content(lenient, text):
     body = {"model": "glm-4.7-flash", "messages": [{"role": "user", "content": text}],
             "response_format": {"type": "json_object"}}
-    content = post(lenient, body).json()["choices"][0]["message"]["content"]
-    assert json.loads(content)["offline_generated"] is True
+    message = post(lenient, body).json()["choices"][0]["message"]
+    assert json.loads(message["content"])["offline_generated"] is True
+    assert message["reasoning_content"]  # a thinking model: the JSON in content, reasoning apart
+
+
+def test_a_recorded_json_schema_request_replays_its_prose_answer(lenient):
+    """Lesson 02's trap: the schema is accepted (200) and the answer is a sentence, not JSON."""
+    schema = {"type": "object", "required": ["planet", "moons"],
+              "properties": {"planet": {"type": "string"}, "moons": {"type": "integer"}}}
+    body = {"model": "glm-4.7-flash", "messages": [{"role": "user", "content": (
+                "Which is the largest planet, and how many known moons does it have?")}],
+            "response_format": {"type": "json_schema",
+                                "json_schema": {"name": "planet_facts", "schema": schema}}}
+    r = post(lenient, body)
+    assert r.status_code == 200
+    content = r.json()["choices"][0]["message"]["content"]
+    assert content == "Jupiter is the largest planet in our solar system, with 95 known moons."
 
 
 def test_json_schema_is_accepted_and_ignored(lenient):
