@@ -5,9 +5,14 @@ clocks and seeded random sources, never the wall clock, so a picture is the same
 
     plots.stream_timeline("lesson03-stream-en", language="en")
 
-Each function returns a Picture, which Jupyter shows as a PNG (its text/plain form is one
-stable line). matplotlib is imported on first use and drawn with its Agg renderer, without
-pyplot, so the lessons' pictures never change a learner's own plot settings.
+Each function returns a Picture. Jupyter shows it from one display bundle: text/html, an
+<img> with the PNG inline and alt text in the lesson's language that says what the picture
+shows (what JupyterLab, GitHub, nbviewer, VS Code and an HTML export render, and a screen
+reader reads); image/png, the same PNG (what a viewer without HTML shows; JupyterLab picks it
+for a notebook it does not trust yet); and text/plain, the alt text itself, computed from the
+same data as the picture, so a fresh run prints the same line. matplotlib is imported on
+first use and drawn with its Agg renderer, without pyplot, so the lessons' pictures never
+change a learner's own plot settings.
 Chinese labels need a font with the glyphs: the noto-cjk-sans-otc package (Noto Sans CJK,
 SIL Open Font License 1.1) is registered here; without such a font the labels fall back to
 English, and one line says so.
@@ -15,10 +20,12 @@ English, and one line says so.
 The browser edition has no matplotlib: there each function shows the picture drawn from the
 same arguments when the edition was built (glm_lessons/browser/pictures.py runs the lessons
 under CPython with GLM_LESSONS_PICTURES set, and every picture drawn is saved under a key made
-of its function and arguments), with its title as alt text.
+of its function and arguments: KEY.png, its title in KEY.txt and its alt text in KEY.alt.txt),
+in the same display bundle.
 """
 
 import base64
+import bisect
 import functools
 import hashlib
 import html
@@ -95,14 +102,88 @@ LABELS = {
 }
 
 
-class Picture:
-    """A drawn figure: Jupyter shows the PNG; save(path) writes it; .figure is matplotlib's."""
+# What each picture shows, for a reader who cannot see it (alt text), in the lesson's
+# language; filled in from the picture's own data.
+ALT = {
+    "en": {
+        "stream": "Timeline of a recorded streamed answer: {reasoning} pieces of reasoning "
+                  "(grey) arrive from {first} ms, then {answer} pieces of the answer (blue) "
+                  "until {end} ms. Read without stream=True, the same answer arrives all at "
+                  "once, at {end} ms.",
+        "thinking": "Step chart of the characters received over time: the reasoning (grey) "
+                    "grows to {reasoning} characters first; the answer (blue) starts only at "
+                    "{first:.1f} s and grows to {answer} characters by {end:.1f} s.",
+        "retry": "Timeline of {count} retries after a failure at 0 s: their jitter windows "
+                 "double from {first:g} s up to the cap of {cap:g} s. {sent} retries go out "
+                 "before the deadline at {deadline:g} s (at {times} s); not sent, as they would "
+                 "go out after it: {late}.",
+        "room": "Two histograms of {clients} clients that fail at the same moment and retry "
+                "{retries} times each. Without jitter, each round of retries arrives in the same "
+                "{bucket:g} s: {peak} requests at once. With full jitter the same {total} requests "
+                "are spread out, at most {spread_peak} in any {bucket:g} s.",
+        "token": "Timeline of {count} tokens from one cache on an injected clock: each token "
+                 "is used until the next one replaces it, at {renewals} s, while it still has "
+                 "{left} s left before it expires; each of the {calls} calls gets the newest one.",
+    },
+    "zh": {
+        "stream": "一条录制的流式回答的时间线：{reasoning} 段推理内容（灰色）从第 {first} 毫秒开始"
+                  "到达，随后 {answer} 段回答（蓝色）一直到第 {end} 毫秒。不加 stream=True 时，"
+                  "同样的回答要到第 {end} 毫秒才一次性全部到达。",
+        "thinking": "阶梯图，显示已收到的字符数随时间的变化：推理内容（灰色）先增长到 {reasoning} "
+                    "个字符；回答（蓝色）到 {first:.1f} 秒才开始，{end:.1f} 秒时增长到 {answer} "
+                    "个字符。",
+        "retry": "一次失败（0 秒）之后 {count} 次重试的时间线：抖动窗口从 {first:g} 秒起逐次翻倍，"
+                 "最多到上限 {cap:g} 秒。{sent} 次重试在截止时间 {deadline:g} 秒之前发出"
+                 "（分别在 {times} 秒）；另外 {late} 次会落在截止时间之后，所以不发。",
+        "room": "两张直方图：{clients} 个客户端在同一时刻失败，各重试 {retries} 次。不加抖动时，"
+                "每一轮重试都挤在同一个 {bucket:g} 秒里，一下子来 {peak} 个请求；加上完全抖动，"
+                "同样的 {total} 个请求被分散开，任何 {bucket:g} 秒内最多 {spread_peak} 个。",
+        "token": "同一个缓存在注入时钟上先后给出的 {count} 个令牌的时间线：每个令牌一直用到下一个"
+                 "令牌接替它（在第 {renewals} 秒），接替时它离过期还有 {left} 秒；{calls} 次调用"
+                 "拿到的都是当时最新的令牌。",
+    },
+}
 
-    def __init__(self, figure, title, png):
-        self.figure, self.title, self.png = figure, title, png
+
+def _language(language):
+    if language not in LABELS:
+        raise ValueError(f"language must be one of {sorted(LABELS)}, not {language!r}")
+    return language
+
+
+def _alt(language, key, **values):
+    """The alt text `key` in `language` (always that language: it needs no font)."""
+    return ALT[_language(language)][key].format(**values)
+
+
+def _bin_counts(values, edges):
+    """How many values fall in each bin, as matplotlib's hist counts them: [left, right),
+    the last bin [left, right]."""
+    counts = [0] * (len(edges) - 1)
+    for value in values:
+        counts[min(bisect.bisect_right(edges, value) - 1, len(counts) - 1)] += 1
+    return counts
+
+
+def _seconds(language, values):
+    """A list of seconds as text, "0.5, 1.5" ("0.5、1.5"): the same on every run."""
+    return {"en": ", ", "zh": "、"}[_language(language)].join(f"{value:g}" for value in values)
+
+
+class Picture:
+    """A drawn figure: Jupyter shows it from _repr_mimebundle_ (the PNG, with alt text);
+    save(path) writes the PNG; .figure is matplotlib's, .alt what the picture shows."""
+
+    def __init__(self, figure, title, png, alt):
+        self.figure, self.title, self.png, self.alt = figure, title, png, alt
 
     def _repr_png_(self):
         return self.png
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        data = base64.b64encode(self.png).decode("ascii")
+        image = f'<img alt="{html.escape(self.alt)}" src="data:image/png;base64,{data}">'
+        return {"text/html": image, "image/png": data, "text/plain": self.alt}
 
     def __repr__(self):
         return f"<plot: {self.title}>"
@@ -163,9 +244,7 @@ _warned = []
 
 def _labels(language):
     """The labels in `language`, or in English (said once) when no CJK font is there."""
-    if language not in LABELS:
-        raise ValueError(f"language must be one of {sorted(LABELS)}, not {language!r}")
-    if language == "zh" and _cjk_font() is None:
+    if _language(language) == "zh" and _cjk_font() is None:
         if not _warned:
             print(NO_CJK_FONT)
             _warned.append(True)
@@ -173,9 +252,10 @@ def _labels(language):
     return language, LABELS[language]
 
 
-def _draw(language, draw, rows=1, columns=1, margins=None, **options):
+def _draw(language, alt, draw, rows=1, columns=1, margins=None, **options):
     """A figure in the lessons' style, filled by `draw(figure, axes, labels)`, which returns
-    the title; the figure is drawn to PNG in the same style (rc values only for it).
+    the title; the figure is drawn to PNG in the same style (rc values only for it), and
+    shown with `alt` as its alt text.
     Fixed margins (MARGINS, or `margins`): a layout engine would draw everything twice."""
     import io
 
@@ -197,7 +277,7 @@ def _draw(language, draw, rows=1, columns=1, margins=None, **options):
         title = draw(figure, figure.subplots(rows, columns, **options), labels)
         drawn = io.BytesIO()
         figure.savefig(drawn, format="png", dpi=DPI, metadata={"Software": None})
-    return Picture(figure, title, _small_png(drawn))
+    return Picture(figure, title, _small_png(drawn), alt)
 
 
 def _small_png(drawn):
@@ -233,11 +313,10 @@ def picture_key(name, args, kwargs):
 
 
 class ShippedPicture(Picture):
-    """A picture drawn at build time: the PNG, shown with its title as alt text."""
+    """A picture drawn at build time (no matplotlib figure), shown as a drawn one is."""
 
     def _repr_html_(self):
-        data = base64.b64encode(self.png).decode("ascii")
-        return f'<img alt="{html.escape(self.title)}" src="data:image/png;base64,{data}">'
+        return self._repr_mimebundle_()["text/html"]
 
 
 def _drawn_or_shipped(function):
@@ -248,13 +327,16 @@ def _drawn_or_shipped(function):
             if not (SHIPPED / f"{key}.png").exists():
                 print(NOT_SHIPPED.get(kwargs.get("language", "en"), NOT_SHIPPED["en"]))
                 return None
-            return ShippedPicture(None, (SHIPPED / f"{key}.txt").read_text(encoding="utf-8"),
-                                  (SHIPPED / f"{key}.png").read_bytes())
+            title = (SHIPPED / f"{key}.txt").read_text(encoding="utf-8")
+            alt = SHIPPED / f"{key}.alt.txt"
+            return ShippedPicture(None, title, (SHIPPED / f"{key}.png").read_bytes(),
+                                  alt.read_text(encoding="utf-8") if alt.exists() else title)
         drawn = function(*args, **kwargs)
         folder = os.environ.get(PICTURES_ENV)
         if folder:
             Path(folder, f"{key}.png").write_bytes(drawn.png)
             Path(folder, f"{key}.txt").write_text(drawn.title, encoding="utf-8")
+            Path(folder, f"{key}.alt.txt").write_text(drawn.alt, encoding="utf-8")
         return drawn
     return picture
 
@@ -265,6 +347,9 @@ def stream_timeline(recording, language="en"):
     """Lesson 03: each event of a recorded stream at the moment it is written, against the
     one moment a response read without stream=True hands everything over: the last."""
     events = recorded_stream(recording)
+    kinds = [what for _, what, _ in events]
+    alt = _alt(language, "stream", reasoning=kinds.count("reasoning"), first=events[0][0],
+               answer=kinds.count("answer"), end=events[-1][0])
 
     def draw(figure, axes, labels):
         end = events[-1][0]
@@ -284,13 +369,18 @@ def stream_timeline(recording, language="en"):
         axes.set_title(labels["stream_title"])
         return labels["stream_title"]
 
-    return _draw(language, draw)
+    return _draw(language, alt, draw)
 
 
 @_drawn_or_shipped
 def thinking_timeline(recording, language="en"):
     """Lesson 04: how many characters of reasoning and of answer have arrived, over time."""
     events = recorded_stream(recording)
+    alt = _alt(language, "thinking",
+               reasoning=sum(len(text) for _, what, text in events if what == "reasoning"),
+               answer=sum(len(text) for _, what, text in events if what == "answer"),
+               first=next(at for at, what, _ in events if what == "answer") / 1000,
+               end=events[-1][0] / 1000)
 
     def draw(figure, axes, labels):
         for kind, colour in (("reasoning", REASONING), ("answer", ANSWER)):
@@ -309,7 +399,7 @@ def thinking_timeline(recording, language="en"):
         axes.set_title(labels["thinking_title"])
         return labels["thinking_title"]
 
-    return _draw(language, draw)
+    return _draw(language, alt, draw)
 
 
 @_drawn_or_shipped
@@ -320,6 +410,10 @@ def retry_timeline(delays, ceilings, deadline, language="en"):
     would go out after `deadline` (seconds after the first failure) are not sent."""
     if len(delays) != len(ceilings):
         raise ValueError(f"one ceiling per delay: {len(delays)} delays, {len(ceilings)} ceilings")
+    sent_at = [at for at in itertools.accumulate(delays) if at <= deadline]
+    alt = _alt(language, "retry", count=len(delays), first=ceilings[0], cap=max(ceilings),
+               sent=len(sent_at), times=_seconds(language, (round(at, 2) for at in sent_at)),
+               deadline=deadline, late=len(delays) - len(sent_at))
 
     def draw(figure, axes, labels):
         starts = [0, *itertools.accumulate(delays)][:-1]
@@ -349,16 +443,22 @@ def retry_timeline(delays, ceilings, deadline, language="en"):
         axes.set_title(labels["retry_title"])
         return labels["retry_title"]
 
-    return _draw(language, draw)
+    return _draw(language, alt, draw)
 
 
 @_drawn_or_shipped
 def retry_room(without_jitter, with_jitter, bucket=0.25, language="en"):
     """Lesson 05: many clients that failed at the same moment; each list holds, per client,
     the times (seconds after the failure) of its retries. Requests per time bucket."""
+    every = [t for times in without_jitter + with_jitter for t in times]
+    edges = [bucket * n for n in range(int(max(every) / bucket) + 2)]
+    peaks = [max(_bin_counts([t for times in room for t in times], edges))
+             for room in (without_jitter, with_jitter)]
+    alt = _alt(language, "room", clients=len(with_jitter),
+               retries=max(len(times) for times in with_jitter), bucket=bucket, peak=peaks[0],
+               total=sum(len(times) for times in with_jitter), spread_peak=peaks[1])
+
     def draw(figure, axes, labels):
-        every = [t for times in without_jitter + with_jitter for t in times]
-        edges = [bucket * n for n in range(int(max(every) / bucket) + 2)]
         title = labels["room_title"].format(clients=len(with_jitter))
         for axis, room, name in ((axes[0], without_jitter, "no_jitter"),
                                  (axes[1], with_jitter, "full_jitter")):
@@ -369,7 +469,7 @@ def retry_room(without_jitter, with_jitter, bucket=0.25, language="en"):
         figure.suptitle(title)
         return title
 
-    return _draw(language, draw, 1, 2, {"left": 0.08, "top": 0.8, "wspace": 0.08}, sharey=True)
+    return _draw(language, alt, draw, 1, 2, {"left": 0.08, "top": 0.8, "wspace": 0.08}, sharey=True)
 
 
 @_drawn_or_shipped
@@ -384,6 +484,10 @@ def token_renewals(calls, language="en"):
     tokens = list(dict.fromkeys(token for _, token in calls))
     lives = [jwt.decode(token, options={"verify_signature": False}) for token in tokens]
     zero = lives[0]["timestamp"] / 1000 - calls[0][0]
+    renewed = [claims["timestamp"] / 1000 - zero for claims in lives[1:]]
+    left = [claims["exp"] / 1000 - zero - at for claims, at in zip(lives, renewed)]
+    alt = _alt(language, "token", count=len(tokens), renewals=_seconds(language, renewed) or "-",
+               left=_seconds(language, sorted(set(left))) or "-", calls=len(calls))
 
     def draw(figure, axes, labels):
         for n, claims in enumerate(lives):
@@ -404,4 +508,4 @@ def token_renewals(calls, language="en"):
         axes.set_title(labels["token_title"])
         return labels["token_title"]
 
-    return _draw(language, draw)
+    return _draw(language, alt, draw)

@@ -1,5 +1,7 @@
 """Lesson 06's exercise checks: tool calls."""
 
+from glm_client import merge_tool_call_fragments
+
 from .verdicts import Checks as Base
 from .verdicts import check
 
@@ -24,7 +26,7 @@ class Checks(Base):
             "index": "every fragment has index -1",
             "first_named": "only the first has the id and name",
             "one_character": "each fragment carries one character of the arguments",
-            "merged": "the fragments merged into {merged!r}, not the call of section 4",
+            "merged": "the fragments merged into {merged!r}, not the call of section 1",
             "pieces": "Correct: {count} fragments, one call",
             "write_fake": "Write your fake send above as always_calls(), then run this cell "
                           "again.",
@@ -45,7 +47,7 @@ class Checks(Base):
             "index": "每个片段的 index 都是 -1",
             "first_named": "只有第一个片段带 id 和函数名",
             "one_character": "每个片段只带参数的一个字符",
-            "merged": "这些片段合并成了 {merged!r}，而不是第 4 节的那个调用",
+            "merged": "这些片段合并成了 {merged!r}，而不是第 1 节的那个调用",
             "pieces": "正确：{count} 个片段，一个调用",
             "write_fake": "先在上面把假的 send 写成 always_calls()，再运行这个单元。",
             "question": "北京现在是晴天吗？",
@@ -77,9 +79,11 @@ class Checks(Base):
         self.say("correct")
 
     @check("put_pieces")
-    def pieces(self, pieces, calls, merge_tool_call_fragments):
-        """Exercise 3: one-character fragments of calls[0], index -1, only the first named,
-        that the lesson's merge_tool_call_fragments rebuilds into that call."""
+    def pieces(self, pieces, call):
+        """Exercise 3: one-character fragments of `call` (section 1's), index -1, only the
+        first named, that merge_tool_call_fragments rebuilds into that call. It is
+        glm_client's, which the lesson's deep dive shows word for word: the exercise does not
+        need the deep dive's names."""
         self.expect(all(piece.get("index") == -1 for piece in pieces), "index")
         named = [("id" in piece, "name" in piece["function"]) for piece in pieces]
         self.expect(named == [(True, True)] + [(False, False)] * (len(pieces) - 1),
@@ -87,7 +91,7 @@ class Checks(Base):
         self.expect(all(len(piece["function"]["arguments"]) == 1 for piece in pieces),
                     "one_character")
         merged = merge_tool_call_fragments([], pieces)
-        self.expect(len(merged) == 1 and merged[0]["function"] == calls[0]["function"],
+        self.expect(len(merged) == 1 and merged[0]["function"] == call["function"],
                     "merged", merged=merged)
         self.say("pieces", count=len(pieces))
 

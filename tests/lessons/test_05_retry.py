@@ -9,13 +9,16 @@ call through the recorded server.
 """
 
 import json
+import random
+import time
 
+import nbformat
 import pytest
 import requests
 
 import glm_client
 import glm_offline
-from helpers import fake_response, run_lesson_cells
+from helpers import NOTEBOOKS, fake_response, run_lesson_cells
 
 LESSON = "05-errors-and-retries.ipynb"
 TAGS = ["glm-client", "retry-lesson"]
@@ -306,3 +309,79 @@ def test_with_retries_and_chat_against_the_recorded_server(language):
         assert slept == [0.5, 1.0]
         faults = [exchange.fault for exchange in server.wait_for_exchanges(3, timeout=5)]
         assert faults == ["rate_limit", "rate_limit", ""]
+
+
+# -- the recipe: one standalone call with retries ---------------------------------------------
+
+class RecipeRun:
+    """The recipe cell run as a script would, requests.post answering with `answers` in order
+    (a response, or an exception to raise): the waits it slept, the timeouts it posted with."""
+
+    def __init__(self, language, answers, monkeypatch):
+        (self.cell,) = [c for c in nbformat.read(NOTEBOOKS / language / LESSON,
+                                                 as_version=4).cells
+                        if "recipe" in c.metadata.get("tags", [])]
+        self.answers, self.slept, self.timeouts = list(answers), [], []
+        monkeypatch.setattr(requests, "post", self.post)
+        monkeypatch.setattr(time, "sleep", self.slept.append)
+        monkeypatch.setattr(random, "random", lambda: 1.0)  # each wait its whole ceiling
+        monkeypatch.setenv("ZHIPUAI_API_KEY", "id.secret")
+
+    def post(self, url, **options):
+        self.timeouts.append(options.get("timeout"))
+        answer = self.answers.pop(0)
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+    def __call__(self):
+        exec(compile(self.cell.source, "recipe", "exec"), {"__name__": "__main__"})
+
+
+def glm_body(status, code):
+    return fake_response(status, {"error": {"code": code, "message": "message"}})
+
+
+def answer_with(message):
+    return fake_response(200, {"choices": [{"index": 0, "finish_reason": "stop",
+                                            "message": message}]})
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_the_recipe_retries_a_passing_failure_after_growing_waits(language, monkeypatch, capsys):
+    run = RecipeRun(language, [glm_body(429, "1302"), requests.ConnectionError(),
+                               glm_body(500, "1234"),
+                               fake_response(502, b"<html>Bad Gateway</html>"),
+                               answer_with({"role": "assistant", "content": "Wait."})],
+                    monkeypatch)
+    run()
+    assert run.slept == [0.5, 1.0, 2.0, 4.0]
+    assert run.timeouts == [(5, 60)] * 5
+    assert capsys.readouterr().out == "Wait.\n"
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+@pytest.mark.parametrize("final", [(429, "1113"), (400, "1210"), (401, "1000"), (404, None)])
+def test_the_recipe_gives_up_at_once_on_a_final_failure(language, final, monkeypatch):
+    status, code = final
+    refused = glm_body(status, code) if code else fake_response(404, {"error": "Not Found"})
+    run = RecipeRun(language, [refused, answer_with({"content": "never asked"})], monkeypatch)
+    with pytest.raises(SystemExit, match=f"HTTP {status}, code {code or '-'}"):
+        run()
+    assert run.slept == [] and len(run.timeouts) == 1
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_the_recipe_caps_its_retries_and_its_waits(language, monkeypatch):
+    run = RecipeRun(language, [glm_body(503, "503")] * 10, monkeypatch)
+    with pytest.raises(SystemExit, match="HTTP 503"):
+        run()
+    assert run.slept == [0.5, 1.0, 2.0, 4.0]  # four retries, then it gives up
+    assert len(run.timeouts) == 5
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_the_recipe_prints_an_empty_answer_when_content_is_missing(language, monkeypatch, capsys):
+    run = RecipeRun(language, [answer_with({"role": "assistant"})], monkeypatch)
+    run()
+    assert capsys.readouterr().out == "\n" and run.slept == []

@@ -417,3 +417,90 @@ def test_a_generated_reply_honours_tool_stream():
     pieces = tool_pieces(payloads)
     assert len(pieces) > 1
     assert json.loads("".join(p["function"]["arguments"] for p in pieces)) == {"city": "example"}
+
+
+# -- the helpers offered for copying check the status ---------------------------------------
+
+def test_chat_raises_glms_error_instead_of_returning_its_body(lesson, post):
+    body = {"error": {"code": "1302", "message": "您的账户已达到速率限制，请您控制请求频率"}}
+    post.queue.append(fake_response(429, body))
+    with pytest.raises(glm_client.APIError) as caught:
+        lesson.chat([{"role": "user", "content": "?"}])
+    assert (caught.value.status, caught.value.code) == (429, "1302")
+
+
+@pytest.mark.parametrize("final", [{"role": "assistant"}, {"role": "assistant", "content": None},
+                                   {"role": "assistant", "content": ""}])
+def test_a_final_answer_without_content_is_an_empty_answer(lesson, post, final):
+    post.queue.append(body_answer(final, "stop"))
+    assert lesson.run_conversation("?", lesson.TOOLS) == ""
+
+
+# -- the recipe: one standalone tool loop ---------------------------------------------------
+
+def recipe_source(language):
+    (cell,) = lesson_cells(language, LESSON, ["recipe"])
+    return cell.source
+
+
+def run_recipe(language, post, monkeypatch, capsys):
+    """Run the recipe cell as a script would, against the queued fake answers; what it
+    printed, and the bodies it sent."""
+    monkeypatch.setenv("ZHIPUAI_API_KEY", "id.secret")
+    monkeypatch.setenv("ZHIPUAI_BASE_URL", "http://glm.invalid/api/paas/v4")
+    exec(compile(recipe_source(language), f"{language} recipe", "exec"), {"__name__": "__main__"})
+    return capsys.readouterr().out, post.bodies
+
+
+def asking(*calls):
+    return body_answer({"role": "assistant", "content": None, "tool_calls": list(calls)},
+                       "tool_calls")
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_the_recipe_answers_bad_calls_so_the_model_can_correct_them(language, post,
+                                                                     monkeypatch, capsys):
+    city = "Beijing" if language == "en" else "北京"
+    post.queue += [asking(whole("call_1", 0, "get_weather", "{'city': 'x'}")),  # Python, not JSON
+                   asking(whole("call_2", 0, "weather", json.dumps({"city": city}))),
+                   asking(whole("call_3", 0, "get_weather", '{"town": "x"}'),
+                          whole("call_4", 1, "get_weather", json.dumps({"city": "Atlantis"}))),
+                   asking(whole("call_5", 0, "get_weather", json.dumps({"city": city},
+                                                                       ensure_ascii=False))),
+                   body_answer({"role": "assistant", "content": "Sunny."}, "stop")]
+    printed, bodies = run_recipe(language, post, monkeypatch, capsys)
+    assert printed.splitlines()[-1] == "Sunny."
+    assert len(bodies) == 5
+    tool_results = [json.loads(m["content"]) for m in bodies[-1]["messages"]
+                    if m["role"] == "tool"]
+    assert [set(result) for result in tool_results[:4]] == [{"error"}] * 4
+    assert "JSONDecodeError" in tool_results[0]["error"]
+    assert "'weather'" in tool_results[1]["error"] and "get_weather" in tool_results[1]["error"]
+    assert "'city'" in tool_results[2]["error"] and "'Atlantis'" in tool_results[3]["error"]
+    assert tool_results[4]["city"] == city and tool_results[4]["celsius"] == 23
+    tool_ids = [m["tool_call_id"] for m in bodies[-1]["messages"] if m["role"] == "tool"]
+    assert tool_ids == ["call_1", "call_2", "call_3", "call_4", "call_5"]
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_the_recipe_stops_after_five_rounds(language, post, monkeypatch, capsys):
+    post.queue += [asking(whole(f"call_{n}", 0, "get_weather", '{"city": "x"}'))
+                   for n in range(6)]
+    with pytest.raises(SystemExit, match="5"):
+        run_recipe(language, post, monkeypatch, capsys)
+    assert len(post.bodies) == 5
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_the_recipe_stops_on_glms_error(language, post, monkeypatch, capsys):
+    body = {"error": {"code": "1113", "message": "余额不足或无可用资源包,请充值。"}}
+    post.queue.append(fake_response(429, body))
+    with pytest.raises(SystemExit, match="HTTP 429.*1113"):
+        run_recipe(language, post, monkeypatch, capsys)
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_the_recipe_prints_an_empty_answer_when_content_is_missing(language, post,
+                                                                   monkeypatch, capsys):
+    post.queue.append(body_answer({"role": "assistant"}, "stop"))
+    assert run_recipe(language, post, monkeypatch, capsys)[0] == "\n"

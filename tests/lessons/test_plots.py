@@ -2,8 +2,12 @@
 seeded random sources, so the same on every run; readable sizes; Chinese labels in a font
 that has the glyphs, or English labels and one line when there is none."""
 
+import base64
+import configparser
+import html
 import json
 import random
+import re
 import struct
 import subprocess
 import sys
@@ -17,6 +21,7 @@ from glm_client import TokenCache, backoff_delays
 from glm_lessons import plots
 
 CASSETTES = Path(glm_offline.__file__).parent / "cassettes"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def png_size(png):
@@ -179,3 +184,163 @@ def test_without_matplotlib_a_picture_is_a_one_line_error(monkeypatch):
     with pytest.raises(ModuleNotFoundError, match="^the lessons' pictures need matplotlib: "
                                                   "pip install -r requirements.txt$"):
         plots.stream_timeline("lesson03-stream-en")
+
+
+# -- alt text: what each picture shows, in the lesson's language -----------------------------
+
+def every_picture(language):
+    """One of each picture the lessons draw, in `language`, from fixed data."""
+    now = [1_795_593_600]
+    cache = TokenCache(glm_offline.OFFLINE_API_KEY, ttl_seconds=210, renew_before=30,
+                       clock=lambda: now[0])
+    calls = []
+    for seconds in range(0, 601, 20):
+        now[0] = 1_795_593_600 + seconds
+        calls.append((seconds, cache.token()))
+    return {
+        "stream_timeline": plots.stream_timeline(f"lesson03-stream-{language}",
+                                                 language=language),
+        "thinking_timeline": plots.thinking_timeline(f"lesson04-stream-{language}",
+                                                     language=language),
+        "retry_timeline": plots.retry_timeline([0.5, 1.0, 2.0, 4.0], [0.5, 1.0, 2.0, 4.0],
+                                               deadline=3, language=language),
+        "retry_room": plots.retry_room([[0.5, 1.5, 3.5]] * 10,
+                                       [[0.1 * n, 1 + 0.1 * n, 2 + 0.2 * n] for n in range(10)],
+                                       language=language),
+        "token_renewals": plots.token_renewals(calls, language=language),
+    }
+
+
+@pytest.fixture(scope="module")
+def pictures():
+    return {language: every_picture(language) for language in ("en", "zh")}
+
+
+PICTURES = ["stream_timeline", "thinking_timeline", "retry_timeline", "retry_room",
+            "token_renewals"]
+HAN = re.compile(r"[\u4e00-\u9fff]")
+
+
+def shown(picture):
+    """What Jupyter stores for the picture: IPython's display formatter, as a kernel runs it."""
+    from IPython.core.formatters import DisplayFormatter
+
+    data, _ = DisplayFormatter().format(picture)
+    return data
+
+
+def test_the_lessons_draw_only_the_pictures_tested_here():
+    drawn = set()
+    for notebook in sorted((ROOT / "notebooks").glob("*/*.ipynb")):
+        drawn |= set(re.findall(r"plots\.(\w+)\(", notebook.read_text(encoding="utf-8")))
+    assert drawn <= set(PICTURES), f"a picture without an alt-text test: {drawn - set(PICTURES)}"
+
+
+@pytest.mark.parametrize("name", PICTURES)
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_each_picture_is_shown_as_an_image_with_its_alt_text(pictures, name, language):
+    picture = pictures[language][name]
+    data = shown(picture)
+    assert set(data) == {"text/html", "image/png", "text/plain"}
+    assert len(picture.alt) > 40  # a sentence on what it shows, not "a plot"
+    assert data["text/plain"] == picture.alt
+    assert base64.b64decode(data["image/png"]) == picture.png
+    encoded = base64.b64encode(picture.png).decode("ascii")
+    assert data["text/html"] == (f'<img alt="{html.escape(picture.alt)}" '
+                                 f'src="data:image/png;base64,{encoded}">')
+
+
+@pytest.mark.parametrize("name", PICTURES)
+def test_the_alt_text_is_in_the_lessons_language(pictures, name):
+    english, chinese = pictures["en"][name].alt, pictures["zh"][name].alt
+    assert english != chinese
+    assert not HAN.search(english)
+    assert len(HAN.findall(chinese)) > 20
+
+
+def test_the_stream_timelines_alt_text_gives_the_recordings_counts_and_times():
+    data = json.loads((CASSETTES / "lesson-03.json").read_text(encoding="utf-8"))
+    recording = next(i for i in data["interactions"] if i["name"] == "lesson03-stream-en")
+    end = sum(recording["response"]["event_delays_ms"])
+    assert end == 695
+    alt = plots.stream_timeline("lesson03-stream-en").alt
+    assert alt == ("Timeline of a recorded streamed answer: 14 pieces of reasoning (grey) "
+                   "arrive from 150 ms, then 31 pieces of the answer (blue) until 695 ms. Read "
+                   "without stream=True, the same answer arrives all at once, at 695 ms.")
+
+
+def test_the_retry_timelines_alt_text_names_the_retries_sent_and_not_sent(pictures):
+    # retries at 0.5, 1.5, 3.5 and 7.5 s; the deadline at 3 s
+    assert pictures["en"]["retry_timeline"].alt == (
+        "Timeline of 4 retries after a failure at 0 s: their jitter windows double from 0.5 s "
+        "up to the cap of 4 s. 2 retries go out before the deadline at 3 s (at 0.5, 1.5 s); "
+        "not sent, as they would go out after it: 2.")
+    assert pictures["zh"]["retry_timeline"].alt == (
+        "一次失败（0 秒）之后 4 次重试的时间线：抖动窗口从 0.5 秒起逐次翻倍，最多到上限 4 秒。"
+        "2 次重试在截止时间 3 秒之前发出（分别在 0.5、1.5 秒）；另外 2 次会落在截止时间之后，"
+        "所以不发。")
+
+
+def test_the_rooms_alt_text_gives_the_peaks_with_and_without_jitter(pictures):
+    alt = pictures["en"]["retry_room"].alt
+    # ten clients at 0.5, 1.5, 3.5 s: ten at once; spread: at most two in a quarter second
+    assert "10 clients" in alt and "retry 3 times each" in alt
+    assert "10 requests at once" in alt and "the same 30 requests" in alt
+    assert "at most 3 in any 0.25 s" in alt
+
+
+def test_the_token_pictures_alt_text_gives_the_renewals(pictures):
+    alt = pictures["en"]["token_renewals"].alt
+    assert alt.startswith("Timeline of 4 tokens")
+    assert "at 180, 360, 540 s" in alt and "30 s left" in alt and "31 calls" in alt
+
+
+def test_without_a_cjk_font_the_alt_text_stays_chinese(monkeypatch, capsys):
+    monkeypatch.setattr(plots, "_cjk_font", lambda: None)
+    monkeypatch.setattr(plots, "_warned", [])
+    picture = plots.retry_timeline([0.5], [0.5], deadline=3, language="zh")
+    assert picture.alt.startswith("一次失败（0 秒）之后 1 次重试的时间线")
+    assert capsys.readouterr().out == plots.NO_CJK_FONT + "\n"
+
+
+def test_alt_text_is_escaped_in_the_html():
+    picture = plots.Picture(None, "title", b"\x89PNG", 'a "quoted" <b> & more')
+    assert shown(picture)["text/html"].startswith(
+        '<img alt="a &quot;quoted&quot; &lt;b&gt; &amp; more" src="data:image/png;base64,')
+
+
+def test_the_browser_edition_shows_the_alt_text_saved_at_build_time(tmp_path, monkeypatch):
+    monkeypatch.setenv(plots.PICTURES_ENV, str(tmp_path))
+    drawn = plots.retry_timeline([0.5], [0.5], deadline=3, language="zh")
+    key = plots.picture_key("retry_timeline", ([0.5], [0.5]), {"deadline": 3, "language": "zh"})
+    assert (tmp_path / f"{key}.alt.txt").read_text(encoding="utf-8") == drawn.alt
+    monkeypatch.delenv(plots.PICTURES_ENV)
+    monkeypatch.setattr(plots, "SHIPPED", tmp_path)
+    monkeypatch.setattr(sys, "platform", "emscripten")
+    shipped = plots.retry_timeline([0.5], [0.5], deadline=3, language="zh")
+    assert shown(shipped) == shown(drawn)
+
+
+def test_the_stored_html_is_compared_without_its_png_bytes():
+    """nbval compares text/html; the PNG inside it varies with matplotlib's version."""
+    config = configparser.ConfigParser()
+    config.read(ROOT / "tests" / "nbval_sanitize.cfg")
+    rules = [(re.compile(section["regex"]), section["replace"])
+             for name, section in config.items() if name != "DEFAULT"]
+
+    def sanitised(text):
+        for pattern, replace in rules:
+            text = pattern.sub(replace, text)
+        return text
+    one = plots.Picture(None, "t", b"\x89PNG one", "alt")._repr_mimebundle_()["text/html"]
+    other = plots.Picture(None, "t", b"\x89PNG other", "alt")._repr_mimebundle_()["text/html"]
+    assert one != other and sanitised(one) == sanitised(other)
+    assert sanitised(one) != sanitised(one.replace('alt="alt"', 'alt="other"'))
+
+
+def test_the_rooms_alt_text_counts_as_the_histogram_draws():
+    rng = random.Random(3).random
+    spread = [[rng() * 4 for _ in range(4)] for _ in range(50)]
+    picture = plots.retry_room([[0.5, 1.5, 3.5, 7.5]] * 50, spread, bucket=0.25)
+    drawn = max(bar.get_height() for bar in picture.figure.axes[1].patches)
+    assert f"at most {drawn:g} in any 0.25 s" in picture.alt
