@@ -105,7 +105,8 @@ def test_the_notes_list_the_sections_of_the_notebook(language, lesson):
 def test_the_notes_name_the_recipe_once(language, lesson):
     notes = by_lesson(NOTES[language].read_text(encoding="utf-8"))[lesson[:2]]
     lines = [line for line in notes.splitlines() if line.startswith(RECIPE[language])]
-    assert len(lines) == 1, f"{NOTES[language].name}, lesson {lesson[:2]}: {len(lines)} recipe lines"
+    assert len(lines) == 1, (f"{NOTES[language].name}, lesson {lesson[:2]}: "
+                             f"{len(lines)} recipe lines")
 
 
 @pytest.mark.parametrize("language", ["en", "zh"])
