@@ -2,10 +2,9 @@
 concurrent.futures.ThreadPoolExecutor a stand-in that runs the work one call at a time and
 says so in one line (glm_lessons/browser/threads.py). Here: the stand-in alone, connect()
 choosing it only where no thread can start, the check's verdict on a cell that printed the
-line, and lesson 05 run in-process with threads taken away, as in the browser."""
+line. Lesson 05 run in-process with threads taken away: tests/lessons/test_browser_lessons.py."""
 
 import concurrent.futures
-import importlib.util
 import sys
 import threading
 from pathlib import Path
@@ -15,7 +14,6 @@ import pytest
 from glm_lessons import shared_server
 from glm_lessons.browser import threads
 from glm_lessons.browser.compare import verdict
-from glm_lessons.browser.run import run_in_process
 from glm_lessons.lesson import connect
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -137,26 +135,3 @@ def test_a_difference_counts_as_explained_only_where_the_cell_printed_the_line()
     assert verdict(desktop, stdout(LINE["zh"] + "Counter({'stop': 8})\n")) == "explained"
     assert verdict(desktop, stdout("Counter({'stop': 8})\n")) == "different"
     assert verdict(desktop, stdout("x " + LINE["en"])) == "different"  # not a line of its own
-
-
-# -- lesson 05 as the browser runs it: in-process, no sockets, no threads ---------------------
-def lesson_kernel_env():
-    spec = importlib.util.spec_from_file_location("suite_conftest", ROOT / "conftest.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.LESSON_KERNEL_ENV
-
-
-def test_lesson_05_runs_to_the_end_without_threads_and_only_its_pool_cells_differ():
-    path = ROOT / "notebooks" / "en" / "05-errors-and-retries.ipynb"
-    stored, cells = run_in_process(path, lesson_kernel_env(), timeout=120, threads=False)
-    verdicts = {number: verdict(old, cell.outputs)
-                for number, (old, cell) in enumerate(zip(stored, cells))
-                if cell.cell_type == "code" and "NBVAL_IGNORE_OUTPUT" not in cell.source}
-    pools = {number for number, cell in enumerate(cells)
-             if cell.cell_type == "code" and "ThreadPoolExecutor(" in cell.source}
-    assert len(pools) == 2  # eight requests at once, then two at a time
-    assert {n for n, found in verdicts.items() if found != "same"} == pools
-    assert all(verdicts[n] == "explained" for n in pools)
-    printed = ["".join(o.get("text", "") for o in cells[n].outputs) for n in sorted(pools)]
-    assert printed == [LINE["en"] + "Counter({'stop': 8})\n", LINE["en"] + "Counter({'stop': 8})\n"]
