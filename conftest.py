@@ -3,8 +3,13 @@
 
 import os
 import signal
+import tempfile
+from pathlib import Path
 
 import pytest
+
+from glm_lessons.browser.run import NO_SOCKETS
+from glm_lessons.browser.site import RUNS_A_PROGRAM, edition_lessons
 
 # The lessons run through nbval in kernels of their own, each with its own recorded server
 # (glm_lessons.shared_server()), which reads its stream options from the environment when it
@@ -18,6 +23,36 @@ collect_ignore = ["my-lessons"]
 
 LESSON_KERNEL_ENV = {"GLM_OFFLINE_STRICT": "1", "GLM_OFFLINE_CHUNKING": "hostile",
                      "GLM_OFFLINE_PACING": "instant"}
+
+# The Chinese lessons the browser edition ships go through nbval the way the edition runs them
+# (glm_lessons/browser/run.py): the recorded server in-process and no sockets in the kernel (an
+# IPython startup file refuses them). So one pass proves both their outputs and the edition's
+# transport, and tests/lessons/test_browser_lessons.py runs only the others a second time.
+# The English ones, lesson 09 (the SDKs' own HTTP clients) and the capstone (its program is a
+# process of its own) keep their sockets.
+ROOT = Path(__file__).resolve().parent
+IN_PROCESS = {path for path in edition_lessons(ROOT / "notebooks")
+              if path.parent.name == "zh" and path.name[:2] not in RUNS_A_PROGRAM}
+
+
+def in_process_kernel_env():
+    """GLM_OFFLINE_IN_PROCESS, and an IPYTHONDIR whose startup file takes sockets away before
+    the first cell runs."""
+    ipython_dir = Path(tempfile.mkdtemp(prefix="glm-no-sockets-"))
+    startup = ipython_dir / "profile_default" / "startup"
+    startup.mkdir(parents=True)
+    # before the first cell, not at startup: the kernel's own event loop still needs one then
+    (startup / "00-no-sockets.py").write_text(
+        "from IPython import get_ipython\n\n\n"
+        "def _no_sockets(*_):\n"
+        "    get_ipython().events.unregister('pre_run_cell', _no_sockets)\n"
+        f"    exec({NO_SOCKETS!r}, {{}})\n\n\n"
+        "get_ipython().events.register('pre_run_cell', _no_sockets)\n", encoding="utf-8")
+    return {"GLM_OFFLINE_IN_PROCESS": "1", "IPYTHONDIR": str(ipython_dir)}
+
+
+_IN_PROCESS_ENV = None  # made once per worker, when its first such lesson starts
+_IN_PROCESS_KEYS = {"GLM_OFFLINE_IN_PROCESS", "IPYTHONDIR"}
 
 
 def pytest_configure(config):
@@ -35,8 +70,14 @@ def pytest_runtest_setup(item):
     if type(item).__name__ != "IPyNbCell":
         yield
         return
-    saved = {name: os.environ.get(name) for name in LESSON_KERNEL_ENV}
-    os.environ.update({k: v for k, v in LESSON_KERNEL_ENV.items() if saved[k] is None})
+    settings = dict(LESSON_KERNEL_ENV)
+    if getattr(item, "path", None) in IN_PROCESS:
+        global _IN_PROCESS_ENV
+        _IN_PROCESS_ENV = _IN_PROCESS_ENV or in_process_kernel_env()
+        settings.update(_IN_PROCESS_ENV)
+    saved = {name: os.environ.get(name) for name in settings}
+    os.environ.update({k: v for k, v in settings.items()
+                       if saved[k] is None or k in _IN_PROCESS_KEYS})
     try:
         yield
     finally:

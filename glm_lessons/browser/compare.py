@@ -1,7 +1,7 @@
 """What a check compares of a lesson's outputs: what nbval compares (streams, text outputs,
-an error's name; not images or HTML), sanitised as tests/nbval_sanitize.cfg says, with the
-in-process server's base URL read as a local server's (the edition's one deliberate
-difference: http://glm-offline.invalid/... where a desktop run prints 127.0.0.1:PORT), and
+an error's name; not images or HTML), sanitised as tests/nbval_sanitize.cfg says (which also
+reads the in-process server's base URL, http://glm-offline.invalid/..., as a local server's
+127.0.0.1:PORT, the edition's one deliberate difference), and
 verdict(): whether a cell differs, or differs only as the edition's no-threads line explains."""
 
 import configparser
@@ -11,7 +11,6 @@ from pathlib import Path
 from .threads import LINES as NO_THREADS_LINES
 
 SANITIZE_CFG = Path(__file__).resolve().parents[2] / "tests" / "nbval_sanitize.cfg"
-IN_PROCESS_ORIGIN = (re.compile(r"http://glm-offline(-\d+)?\.invalid"), "http://127.0.0.1:PORT")
 NO_THREADS = re.compile("^(?:" + "|".join(map(re.escape, NO_THREADS_LINES.values())) + ")\n",
                         re.MULTILINE)
 NOT_COMPARED = {"image/png", "image/jpeg", "image/svg+xml", "text/html"}  # nbval's default
@@ -20,8 +19,8 @@ NOT_COMPARED = {"image/png", "image/jpeg", "image/svg+xml", "text/html"}  # nbva
 def sanitisers(cfg=SANITIZE_CFG):
     config = configparser.ConfigParser()
     config.read(cfg)
-    return [IN_PROCESS_ORIGIN] + [(re.compile(section["regex"]), section["replace"])
-                                  for name, section in config.items() if name != "DEFAULT"]
+    return [(re.compile(section["regex"]), section["replace"])
+            for name, section in config.items() if name != "DEFAULT"]
 
 
 def exception_name(ename):

@@ -54,13 +54,14 @@ def run(language, server, tmp_path, api_key=None):
 
 @pytest.fixture(scope="module")
 def server():
-    with glm_offline.start(strict=True) as running:
+    with glm_offline.start(strict=True, pacing="instant") as running:
         yield running
 
 
 @pytest.fixture(scope="module")
 def hostile_server():
-    with glm_offline.start(strict=True, chunking="hostile", line_ending="crlf") as running:
+    with glm_offline.start(strict=True, chunking="hostile", line_ending="crlf",
+                           pacing="instant") as running:
         yield running
 
 

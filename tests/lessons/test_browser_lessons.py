@@ -24,14 +24,15 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _suite_settings():
-    """The root conftest.py's LESSON_KERNEL_ENV: the same strict, hostile, instant kernels."""
+    """The root conftest.py's LESSON_KERNEL_ENV (the same strict, hostile, instant kernels) and
+    IN_PROCESS (the lessons nbval itself runs in-process)."""
     spec = importlib.util.spec_from_file_location("suite_conftest", ROOT / "conftest.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.LESSON_KERNEL_ENV
+    return module.LESSON_KERNEL_ENV, module.IN_PROCESS
 
 
-LESSON_KERNEL_ENV = _suite_settings()
+LESSON_KERNEL_ENV, IN_PROCESS = _suite_settings()
 
 
 THREADLESS = {"en/05-errors-and-retries.ipynb": 2}  # lesson -> its thread-pool cells
@@ -64,15 +65,20 @@ def _lesson_class(path):
 
 
 for _path in edition_lessons(ROOT / "notebooks"):
+    if _path in IN_PROCESS:  # nbval runs these in-process already (the root conftest.py)
+        continue
     _class = _lesson_class(_path)
     globals()[_class.__name__] = _class
 
 
-def test_every_shipped_lesson_is_tested():
+def test_every_shipped_lesson_is_tested_in_process_here_or_by_nbval():
     names = sorted(name for name in globals() if name.startswith("TestInProcess_"))
-    assert len(names) == 20, names  # start-here, lessons 01-08 and 10, in English and Chinese
+    assert len(names) == 11, names  # start-here, lessons 01-08 and 10 in English; zh/10
     assert {"TestInProcess_en_00", "TestInProcess_zh_10"} <= set(names)
     assert "TestInProcess_en_09" not in names
+    assert sorted(path.name[:2] for path in IN_PROCESS) == [
+        "00", "01", "02", "03", "04", "05", "06", "07", "08"]
+    assert {path.parent.name for path in IN_PROCESS} == {"zh"}
 
 
 def test_only_the_capstone_cells_that_run_its_program_are_not_compared():
@@ -90,3 +96,32 @@ def test_the_first_cell_really_disables_sockets(monkeypatch):
     exec(NO_SOCKETS, {})
     with pytest.raises(OSError, match="no sockets"):
         socket.create_connection(("127.0.0.1", 9), timeout=1)
+
+
+def test_a_lesson_kernel_nbval_runs_in_process_has_no_sockets_and_an_in_process_server(
+        tmp_path):
+    """What the root conftest.py gives the kernels of the IN_PROCESS lessons, checked in a real
+    kernel: its own sockets refused by the startup file, the lessons' server in-process."""
+    spec = importlib.util.spec_from_file_location("suite_conftest", ROOT / "conftest.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(
+        "import socket\n"
+        "try:\n    socket.create_connection(('127.0.0.1', 9), timeout=1)\n"
+        "except OSError as error:\n    print(error)\n"
+        "from glm_lessons import connect\n"
+        "print(connect('zh')[0])")]
+    path = tmp_path / "probe.ipynb"
+    nbformat.write(notebook, path)
+    from glm_lessons.browser import run
+    env = {**module.LESSON_KERNEL_ENV, **module.in_process_kernel_env()}
+    monkey = pytest.MonkeyPatch()
+    monkey.setattr(run, "NO_SOCKETS", "pass")  # only the startup file may take them away
+    try:
+        _, cells = run.run_in_process(path, env)
+    finally:
+        monkey.undo()
+    printed = "".join(output.get("text", "") for output in cells[0].outputs)
+    assert printed.splitlines()[0] == "no sockets in the browser edition"
+    assert printed.splitlines()[-1].startswith("http://glm-offline")

@@ -40,3 +40,25 @@ def test_a_setting_of_your_own_wins_and_other_tests_are_untouched(monkeypatch):
     assert run_setup(IPyNbCell())["GLM_OFFLINE_PACING"] == "realistic"
     assert os.environ["GLM_OFFLINE_PACING"] == "realistic"
     assert run_setup(object())["GLM_OFFLINE_CHUNKING"] is None
+
+
+def test_a_chinese_lesson_the_edition_ships_starts_in_process_and_others_do_not(monkeypatch):
+    for name in ("GLM_OFFLINE_IN_PROCESS", "IPYTHONDIR"):
+        monkeypatch.delenv(name, raising=False)
+    notebooks = Path(__file__).resolve().parents[2] / "notebooks"
+    seen = {}
+    for relative in ("zh/03-streaming.ipynb", "en/03-streaming.ipynb", "zh/09-sdks.ipynb",
+                     "zh/10-capstone.ipynb"):
+        item = IPyNbCell()
+        item.path = notebooks / relative
+        steps = lesson_pass.pytest_runtest_setup(item)
+        next(steps)
+        seen[relative] = (os.environ.get("GLM_OFFLINE_IN_PROCESS"), os.environ.get("IPYTHONDIR"))
+        for _ in steps:
+            pass
+    assert seen["zh/03-streaming.ipynb"][0] == "1"
+    startup = Path(seen["zh/03-streaming.ipynb"][1]) / "profile_default" / "startup"
+    assert "no sockets" in (startup / "00-no-sockets.py").read_text(encoding="utf-8")
+    for other in ("en/03-streaming.ipynb", "zh/09-sdks.ipynb", "zh/10-capstone.ipynb"):
+        assert seen[other] == (None, None), other
+    assert "GLM_OFFLINE_IN_PROCESS" not in os.environ and "IPYTHONDIR" not in os.environ
