@@ -122,16 +122,14 @@ def measure(path):
         if is_heading(cell):
             deep = DEEP_DIVE in cell.metadata.get("tags", [])
         deep_min += cell_minutes(cell) if deep else 0
-    teaching_words = sum(words(c.source) for c in teaching if c.cell_type == "markdown")
-    code_cells = sum(1 for c in teaching if c.cell_type == "code")
     exercise_text = "\n".join(c.source for c in exercises if c.cell_type == "markdown")
     count = len(EXERCISE.findall(exercise_text))
     lines = solution_lines(exercise_text)
-    teaching_min = teaching_words / WORDS_PER_MINUTE + code_cells * MINUTES_PER_CODE_CELL
+    teaching_min = sum(cell_minutes(cell) for cell in teaching)
     return {
         "lesson": path.stem,
-        "words": teaching_words,
-        "code_cells": code_cells,
+        "words": sum(words(c.source) for c in teaching if c.cell_type == "markdown"),
+        "code_cells": sum(1 for c in teaching if c.cell_type == "code"),
         "exercises": count,
         "solution_lines": lines,
         "teaching_min": teaching_min,
