@@ -61,7 +61,8 @@ def run_tool_call(call):
         if not isinstance(arguments, dict):
             raise ValueError("the arguments must be a JSON object")
         result = get_weather(arguments["city"])
-    except (ValueError, KeyError) as error:  # json.JSONDecodeError is a ValueError
+    except (ValueError, KeyError, TypeError) as error:  # JSONDecodeError is a ValueError;
+        # TypeError: arguments that are not a string (json.loads of a dict or a number)
         result = {"error": f"bad tool call: {error}"}
     return {"role": "tool", "tool_call_id": call["id"],
             "content": json.dumps(result, ensure_ascii=False)}

@@ -64,6 +64,7 @@ WHAT = {  # the offline-only demos, named in the note
     "inject": {"en": "injecting a fault", "zh": "注入故障"},
     "configure": {"en": "changing how streams are written", "zh": "改变流的写法"},
     "history": {"en": "reading the server's history", "zh": "读取服务器的记录"},
+    "offline_keys": {"en": "trying the made-up keys", "zh": "试用虚构的密钥"},
 }
 
 
@@ -183,3 +184,7 @@ class LiveStandIn:
     def wait_for_exchanges(self, count, timeout=5):
         self._note("history")
         return []
+
+    def offline_keys(self):
+        self._note("offline_keys")
+        return {}  # the real API knows none of them: nothing to try

@@ -193,6 +193,11 @@ class Server:
         finally:
             self.configure(**previous)
 
+    def offline_keys(self):
+        """{kind: key}: the made-up key of each kind a server knows by default (key_kinds.py); the
+        lessons try them through the server, so that live mode (LiveStandIn) sends none."""
+        return dict(KEYS)
+
     def wait_for_exchanges(self, count, timeout=5):
         """server.history as a list once it holds `count` exchanges; TimeoutError otherwise.
         An exchange is there as soon as its client can have read the whole answer."""

@@ -6,6 +6,7 @@ then the answer on a line of its own; and every way a stream fails ends the scri
 clear line, never a traceback. tests/lessons/test_recipes.py compares it with the stored output.
 """
 
+import io
 import json
 import os
 import re
@@ -138,27 +139,51 @@ def test_an_error_status_shows_glms_error_body(server, tmp_path):
     assert status == "HTTP 429" and json.loads(body)["error"]["code"] == "1302"
 
 
-def test_deltas_with_neither_field_and_chunks_without_choices_are_skipped(tmp_path):
-    """A live delta may carry only a role, and a chunk may carry usage alone."""
-    body = {"model": "glm-4.7-flash", "stream": True, "messages": [
-        {"role": "user", "content": "Why do chat apps stream their answers? Answer in one "
-                                    "sentence."}]}
-    chunks = [{"choices": [{"index": 0, "delta": {"role": "assistant"}}]},
-              {"choices": [{"index": 0, "delta": {"reasoning_content": "Hm."}}]},
-              {"choices": [{"index": 0, "delta": {"content": None}}]},
-              {"choices": [{"index": 0, "delta": {"content": "Yes."}}]},
-              {"choices": [], "usage": {"total_tokens": 3}}]
+QUESTION = {"model": "glm-4.7-flash", "stream": True, "messages": [
+    {"role": "user", "content": "Why do chat apps stream their answers? Answer in one sentence."}]}
+
+
+def run_on_chunks(chunks, tmp_path):
+    """The English recipe run against a server whose one recording streams these chunks."""
     lines = [line for chunk in chunks for line in (f"data: {json.dumps(chunk)}", "")]
     cassette = {"version": 1, "metadata": {}, "interactions": [{
         "name": "sparse", "request": {"method": "POST", "path": "/api/paas/v4/chat/completions",
-                                      "body": body},
+                                      "body": QUESTION},
         "response": {"status": 200, "sse": lines + ["data: [DONE]", ""]}}]}
     folder = tmp_path / "cassettes"
     folder.mkdir()
     (folder / "sparse.json").write_text(json.dumps(cassette), encoding="utf-8")
     with glm_offline.start(cassette_dirs=[folder], packaged_cassettes=False,
                            strict=True) as sparse:
-        ran = run("en", sparse, tmp_path)
+        return run("en", sparse, tmp_path)
+
+
+def test_deltas_with_neither_field_and_chunks_without_choices_are_skipped(tmp_path):
+    """A live delta may carry only a role, and a chunk may carry usage alone."""
+    chunks = [{"choices": [{"index": 0, "delta": {"role": "assistant"}}]},
+              {"choices": [{"index": 0, "delta": {"reasoning_content": "Hm."}}]},
+              {"choices": [{"index": 0, "delta": {"content": None}}]},
+              {"choices": [{"index": 0, "delta": {"content": "Yes."}}]},
+              {"choices": [], "usage": {"total_tokens": 3}}]
+    ran = run_on_chunks(chunks, tmp_path)
     assert (ran.returncode, ran.stderr) == (0, "")
     assert ran.stdout == f"{GREY}Hm.{PLAIN}\nYes.\n"
 
+
+def test_the_recipe_prints_what_the_clients_printer_prints_for_the_same_deltas(tmp_path):
+    """Reasoning that resumes after the answer has begun gets no second line break."""
+    deltas = [{"reasoning_content": "Think."}, {"content": "An"},
+              {"reasoning_content": " More."}, {"content": "swer."}, {"role": "assistant"},
+              {"reasoning_content": " Done."}]
+    chunks = [{"choices": [{"index": 0, "delta": delta}]} for delta in deltas]
+    ran = run_on_chunks(chunks, tmp_path)
+    printed = io.StringIO()
+    printer = glm_client.Printer(file=printed)
+    for delta in deltas:
+        if delta.get("reasoning_content"):
+            printer.reasoning(delta["reasoning_content"])
+        if delta.get("content"):
+            printer.content(delta["content"])
+    assert (ran.returncode, ran.stderr) == (0, "")
+    assert ran.stdout == printed.getvalue() + "\n"
+    assert ran.stdout.count("\n") == 2  # before the answer, and the last print()

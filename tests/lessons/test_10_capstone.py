@@ -12,6 +12,7 @@ docstring and in notebooks/en/10-capstone.ipynb.
 """
 
 import ast
+import importlib.util
 import json
 import os
 import re
@@ -236,6 +237,23 @@ def test_without_a_key_it_says_so_in_one_line(room):
                           text=True, env=env, timeout=TIMEOUT)
     assert done.returncode != 0
     assert len(done.stderr.strip().splitlines()) == 1 and "ZHIPUAI_API_KEY" in done.stderr
+
+
+def load_solution():
+    """The solution as a module (its main() does not run on import)."""
+    spec = importlib.util.spec_from_file_location("capstone_solution", SOLUTION)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("arguments", [{"city": "Beijing"}, 42, ["Beijing"]])
+def test_a_tool_call_whose_arguments_are_not_a_string_gets_an_error_message(arguments):
+    call = {"id": "call_1", "type": "function",
+            "function": {"name": "get_weather", "arguments": arguments}}
+    message = load_solution().run_tool_call(call)
+    assert message["role"] == "tool" and message["tool_call_id"] == "call_1"
+    assert json.loads(message["content"])["error"].startswith("bad tool call: ")
 
 
 GIVEN = ("SYSTEM_PROMPT", "WEATHER", "TOOLS", "MAX_TOOL_ROUNDS", "get_weather", "run_tool_call",

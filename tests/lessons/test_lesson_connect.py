@@ -79,9 +79,16 @@ def test_the_stand_ins_offline_only_demos_say_so_in_one_line_and_do_nothing(caps
     with stand_in.configured(chunking="hostile") as same:
         assert same is stand_in
     assert stand_in.wait_for_exchanges(3) == []
+    assert stand_in.offline_keys() == {}  # lesson 01 sends the made-up keys to none live
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 3 and all(line.startswith("(live mode: ") for line in lines)
-    assert "injecting a fault" in lines[0]
+    assert len(lines) == 4 and all(line.startswith("(live mode: ") for line in lines)
+    assert "injecting a fault" in lines[0] and "made-up keys" in lines[3]
+
+
+def test_the_recorded_server_offers_its_made_up_keys_of_each_kind():
+    keys = shared_server().offline_keys()
+    assert keys == glm_offline.OFFLINE_KEYS and keys is not glm_offline.OFFLINE_KEYS
+    assert {"coding_plan", "zai"} <= set(keys)
 
 
 @pytest.mark.parametrize("language, environ, message", [

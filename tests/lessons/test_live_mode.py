@@ -2,7 +2,8 @@
 ZHIPUAI_BASE_URL set, pointing at a separately started `python -m glm_offline serve`.
 
 The outputs must be the stored (offline) ones, except the first line, which must say
-that live mode is on.
+that live mode is on, and the offline-only demo's, which must say in one line that it needs
+the offline server.
 """
 
 import os
@@ -46,4 +47,9 @@ def test_lesson_against_a_separately_started_server(served):
     live, offline = texts(fix(ran).cells), texts(stored.cells)
     assert live[0] == ["Mode: live (ZHIPUAI_API_KEY set; GLM_OFFLINE=1 goes back offline), "
                        f"requests go to 127.0.0.1:{port}\n"]
-    assert live[1:] == offline[1:]
+    # the one offline-only demo, the made-up keys, sends nothing live and says so in one line
+    demo = next(i for i, cell in enumerate(c for c in stored.cells if c.cell_type == "code")
+                if "server.offline_keys()" in cell.source)
+    assert live[demo] == ["(live mode: trying the made-up keys needs the offline server; "
+                          "set GLM_OFFLINE=1 to see it)\n"]
+    assert live[1:demo] + live[demo + 1:] == offline[1:demo] + offline[demo + 1:]
