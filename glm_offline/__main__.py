@@ -277,8 +277,13 @@ def build_parser():
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="replay the recordings until Ctrl-C",
-                                description="Replay the recordings over HTTP until Ctrl-C. "
-                                f"The API key to use is always {OFFLINE_API_KEY}")
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                description="Replay the recordings over HTTP until Ctrl-C.\n\n"
+                                f"The general API key is {OFFLINE_API_KEY}\n"
+                                "Four more offline keys simulate other kinds (a Coding Plan "
+                                "key, one with no balance, ...):\nglm_offline.OFFLINE_KEYS, "
+                                "see lesson 01, section 5; try one with "
+                                "`python -m glm_offline doctor`.")
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to listen on (default 127.0.0.1, this machine only; "
                        "0.0.0.0 lets other machines in the room connect)")

@@ -29,7 +29,9 @@ from .wire import api_error
 # The one key the recorded server knows. It is deliberately not shaped like a real key
 # (32 hex + "." + 16 alphanumerics), and its secret is over 32 bytes so that PyJWT
 # signs it without an InsecureKeyLengthWarning.
-OFFLINE_API_KEY = "glm-offline.this-secret-only-unlocks-the-recorded-server"
+# Every offline key (key_kinds.py) has this secret; is_offline_key() is the one test for them.
+OFFLINE_SECRET = "this-secret-only-unlocks-the-recorded-server"
+OFFLINE_API_KEY = f"glm-offline.{OFFLINE_SECRET}"
 MAX_CREDENTIAL_CHARS = 4096  # a real key is ~49 characters, a JWT ~200
 MAX_JWT_NESTING = 8  # a GLM token's header and payload are flat objects
 
@@ -40,6 +42,15 @@ def split_key(api_key):
     if len(parts) != 2 or not all(parts):
         raise ValueError("API key must look like '<id>.<secret>': one '.', text on both sides")
     return parts[0], parts[1]
+
+
+def is_offline_key(key):
+    """Whether a key is an offline one (key_kinds.KEYS): one with the offline secret, which
+    the real API never knows. The one test for it, here and in key_kinds."""
+    try:
+        return split_key(key)[1] == OFFLINE_SECRET
+    except ValueError:
+        return False
 
 
 def is_local(url):
@@ -62,7 +73,7 @@ def own_key(upstream, environ, needed_for):
         raise ValueError(f"ZHIPUAI_API_KEY is not set. {needed_for} needs your own key "
                          "(https://open.bigmodel.cn); it goes to the API through the local "
                          "proxy and is never printed or written.")
-    if key.endswith("." + split_key(OFFLINE_API_KEY)[1]) and not is_local(upstream):
+    if is_offline_key(key) and not is_local(upstream):
         raise ValueError("ZHIPUAI_API_KEY is one of the offline server's keys, which the real API "
                          "does not know; set your own key.")
     try:
@@ -124,6 +135,10 @@ class Authenticator:
     def __init__(self, api_keys=(OFFLINE_API_KEY,), clock=time.time):
         self.secrets = dict(split_key(key) for key in api_keys)
         self.clock = clock
+
+    def key(self, key_id):
+        """The whole key of an id check() returned."""
+        return f"{key_id}.{self.secrets[key_id]}"
 
     def check(self, header):
         """Return the key id when the header is accepted, raise APIError otherwise."""

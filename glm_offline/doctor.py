@@ -3,13 +3,12 @@
 One cheap call (a 1-token chat completion with the free model glm-4.7-flash, 15 s timeout) with
 the key from ZHIPUAI_API_KEY (never an argument, never printed, not even partly) at the base URL
 from --base-url, ZHIPUAI_BASE_URL or the general API's. The answer is explained in one to three
-lines, in English or Chinese (--lang). Exit status: 0 the call works, 1 it is refused, 2 it could
-not be made (no key, a base URL that is no URL, no network or DNS).
+lines, in English or Chinese (--lang). Exit status: 0 the call works, 1 it is refused or the
+answer is not GLM's, 2 it could not be made (no key, a key that is no key, a base URL that is no
+URL, plain http:// to another machine, no network or DNS).
 
-Which key works where (docs/sources.md#which-key-which-endpoint): a Coding Plan key on the
-general URL gets 429/1113; a key from the other platform (open.bigmodel.cn / api.z.ai) a 401
-(seen one way round; which code: UNVERIFIED); 1308-1311 are the plan's own codes; a base URL
-with /v1 after /v4 a Spring-style 404. Each UNVERIFIED mapping says so in what is printed.
+Which key works where, and what each refusal means: key_kinds.py (its table and sources) and
+docs/sources.md#which-key-which-endpoint. Each UNVERIFIED mapping says so in what is printed.
 """
 
 import argparse
@@ -19,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
+from .auth import is_local, split_key
 from .wire import LIVE_BASE_URL
 
 MODEL = "glm-4.7-flash"  # free (docs.z.ai pricing, 2026); any key of the platform may call it
@@ -33,7 +33,12 @@ TEXT = {
                   "(doctor never takes the key as an argument).",
         "argument": "doctor takes no key on the command line (it would stay in your shell's "
                     "history): set ZHIPUAI_API_KEY instead.",
+        "bad_key": "ZHIPUAI_API_KEY is not a key of the form <id>.<secret>: a key is printable "
+                   "ASCII, one '.' with text on both sides, no space or line break (a Chinese "
+                   "full stop pasted in breaks it too). Copy it again, whole.",
         "bad_url": "The base URL must look like {general}, not {url}.",
+        "plain_http": "Refused to send the key over plain http:// to {host}, which is not this "
+                      "machine: anyone on the way could read it. Use {https}.",
         "whole_url": "The base URL stops before /chat/completions: use {fixed}.",
         "network": "No answer from {host}: {why}. Check the network, a proxy, or the host "
                    "in the base URL.",
@@ -80,7 +85,12 @@ TEXT = {
                   "（doctor 从不接受以参数形式传入的密钥）。",
         "argument": "doctor 不接受写在命令行上的密钥（它会留在终端的历史记录里）："
                     "请改为设置 ZHIPUAI_API_KEY。",
+        "bad_key": "ZHIPUAI_API_KEY 不是 <id>.<secret> 形式的密钥：密钥只含可打印的 ASCII "
+                   "字符，中间有且只有一个英文句点“.”，两边都不能为空，也不能有空格或换行"
+                   "（粘贴时混进一个中文句号“。”也不行）。请重新完整复制一遍。",
         "bad_url": "基础 URL 应该形如 {general}，而不是 {url}。",
+        "plain_http": "不会通过明文 http:// 把密钥发给 {host}：它不是本机，传输途中谁都能读到密钥。"
+                      "请改用 {https}。",
         "whole_url": "基础 URL 到 /chat/completions 之前为止：请改用 {fixed}。",
         "network": "{host} 没有回应：{why}。请检查网络、代理，或基础 URL 里的主机名。",
         "timeout": "{seconds} 秒内没有响应",
@@ -136,8 +146,21 @@ def with_path(base_url, path):
     return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
 
 
+def checked_key(api_key, text):
+    """The key; CannotCall, without echoing it, for one that is not <id>.<secret> in printable
+    ASCII (a pasted 。 or line break would fail deep inside requests, or pass for a URL error)."""
+    try:
+        split_key(api_key)
+    except ValueError:
+        raise CannotCall(text["bad_key"]) from None
+    if not all("!" <= char <= "~" for char in api_key):
+        raise CannotCall(text["bad_key"])
+    return api_key
+
+
 def checked_base_url(base_url, text):
-    """The base URL without a trailing slash; CannotCall for one that is no http(s) URL."""
+    """The base URL without a trailing slash; CannotCall for one that is no http(s) URL, or
+    plain http:// to another machine (the key would cross the network readable)."""
     url = base_url.strip().rstrip("/")
     try:
         parts = urlsplit(url)
@@ -148,6 +171,9 @@ def checked_base_url(base_url, text):
         raise CannotCall(text["bad_url"].format(general=LIVE_BASE_URL, url=repr(url)))
     if url.endswith("/chat/completions"):
         raise CannotCall(text["whole_url"].format(fixed=url[:-len("/chat/completions")]))
+    if parts.scheme == "http" and not is_local(url):
+        https = urlunsplit(("https", parts.netloc, parts.path, "", ""))
+        raise CannotCall(text["plain_http"].format(host=parts.hostname, https=https))
     return url
 
 
@@ -165,9 +191,13 @@ def call(base_url, api_key, text, post=requests.post):
         raise CannotCall(text["network"].format(host=host, why=why)) from None
     except (requests.ConnectionError, requests.TooManyRedirects):
         raise CannotCall(text["network"].format(host=host, why=text["connect"])) from None
-    except requests.RequestException:  # InvalidURL, InvalidHeader (a key with a newline), ...
+    except (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema,
+            requests.exceptions.MissingSchema):
         raise CannotCall(text["bad_url"].format(general=LIVE_BASE_URL,
                                                 url=repr(base_url))) from None
+    except requests.RequestException as exc:  # anything else: the key was checked before
+        why = type(exc).__name__
+        raise CannotCall(text["network"].format(host=host, why=why)) from None
     try:
         body = response.json()
     except ValueError:
@@ -181,7 +211,7 @@ def explain(status, body, base_url, text):
     host, coding = parts.hostname, parts.path.startswith(CODING_PATH)
     where = f"{parts.netloc}{parts.path}"
     general, coding_url = with_path(base_url, GENERAL_PATH), with_path(base_url, CODING_PATH)
-    if status == 200:
+    if status == 200 and isinstance(body, dict) and isinstance(body.get("choices"), list):
         kind = text["kind_coding" if coding else "kind_general"]
         lines = [text["works"].format(where=where, kind=kind)]
         if not coding:
@@ -233,6 +263,7 @@ def run(base_url=None, lang="en", environ=None, post=requests.post, out=print):
     try:
         if not api_key:
             raise CannotCall(text["no_key"])
+        checked_key(api_key, text)
         url = checked_base_url(base_url or environ.get("ZHIPUAI_BASE_URL", "").strip()
                                or LIVE_BASE_URL, text)
         status, body = call(url, api_key, text, post)

@@ -30,18 +30,16 @@ Other coding-plan codes (1308 quota window, 1310 weekly limit, 1311 model not in
 not tied to a key here: `server.inject("error", code="1308")` produces them.
 """
 
-from .auth import OFFLINE_API_KEY, split_key
+from .auth import OFFLINE_API_KEY, OFFLINE_SECRET, is_offline_key
 from .wire import api_error
-
-_SECRET = split_key(OFFLINE_API_KEY)[1]
 
 # kind -> the offline key of that kind (the general one first: the server's own api_key)
 KEYS = {
     "general": OFFLINE_API_KEY,
-    "coding_plan": f"glm-offline-coding-plan.{_SECRET}",
-    "coding_plan_expired": f"glm-offline-coding-plan-expired.{_SECRET}",
-    "no_balance": f"glm-offline-no-balance.{_SECRET}",
-    "zai": f"glm-offline-zai.{_SECRET}",
+    "coding_plan": f"glm-offline-coding-plan.{OFFLINE_SECRET}",
+    "coding_plan_expired": f"glm-offline-coding-plan-expired.{OFFLINE_SECRET}",
+    "no_balance": f"glm-offline-no-balance.{OFFLINE_SECRET}",
+    "zai": f"glm-offline-zai.{OFFLINE_SECRET}",
 }
 DEFAULT_KEYS = tuple(KEYS.values())  # the keys a server knows by default
 # kind -> (refusal on the general URL, refusal on the coding URL): a business code, or None
@@ -52,18 +50,18 @@ REFUSALS = {
     "no_balance": ("1113", "1113"),  # coding URL: UNVERIFIED
     "zai": ("1000", "1000"),  # region: UNVERIFIED direction and body
 }
-_KIND_OF_ID = {split_key(key)[0]: kind for kind, key in KEYS.items()}
+_KIND_OF_KEY = {key: kind for kind, key in KEYS.items()}
 
 
-def kind_of(key_id):
-    """The kind of an offline key id, or None for any other key the server was given."""
-    return _KIND_OF_ID.get(key_id)
+def kind_of(key):
+    """The kind of an offline key (the whole key), or None for any other key."""
+    return _KIND_OF_KEY.get(key) if is_offline_key(key) else None
 
 
-def check(key_id, coding):
-    """Raise the APIError a key of this kind gets on this base URL (coding: the coding plan's),
-    or return when it is answered."""
-    kind = kind_of(key_id)
+def check(key, coding):
+    """Raise the APIError a key (the whole key) of its kind gets on this base URL (coding: the
+    coding plan's), or return when it is answered."""
+    kind = kind_of(key)
     if kind is None:
         return
     code = REFUSALS[kind][1 if coding else 0]

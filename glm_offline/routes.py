@@ -97,7 +97,7 @@ class ReplayApp:
         """(key id, chat body) once auth, the key's kind on this base URL (key_kinds.py) and
         validation pass (APIError otherwise); on the coding plan, the body as the plan treats it."""
         key_id = self.auth.check(handler.headers.get("Authorization"))
-        key_kinds.check(key_id, coding)
+        key_kinds.check(self.auth.key(key_id), coding)
         body = parse_body(raw)
         validate_chat(coding_plan.checked_as(body) if coding else body)
         return key_id, coding_plan.plan_body(body) if coding else body

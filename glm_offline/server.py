@@ -25,7 +25,7 @@ from .control import ControlToken
 from .faults import FaultQueue
 from .history import Exchange, History
 from .http import Limits, Listener, Site, log
-from .key_kinds import DEFAULT_KEYS, KEYS
+from .key_kinds import DEFAULT_KEYS
 from .options import (
     STREAM_DEFAULTS,
     check_stream_options,
@@ -50,8 +50,6 @@ class Server:
             raise ValueError(f"port must be a whole number from 0 to 65535, not {port!r}")
         self.host, self.port = host, port
         self.api_key = api_keys[0]
-        # kind -> offline key of that kind (key_kinds.py), those this server was given
-        self.simulated_keys = {kind: key for kind, key in KEYS.items() if key in api_keys}
         self.verbose = verbose
         options = server_options({"strict": strict, "english": english,
                                   "max_in_flight": max_in_flight,
