@@ -25,7 +25,7 @@ from .control import ControlToken
 from .faults import FaultQueue
 from .history import Exchange, History
 from .http import Limits, Listener, Site, log
-from .key_kinds import DEFAULT_KEYS
+from .key_kinds import DEFAULT_KEYS, KEYS
 from .options import (
     STREAM_DEFAULTS,
     check_stream_options,
