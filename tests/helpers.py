@@ -24,7 +24,7 @@ import nbformat
 import requests
 
 import glm_offline
-from glm_lessons import exercise_checks
+from glm_lessons import environment, exercise_checks
 from glm_lessons.workspace import START_HERE
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -222,10 +222,9 @@ def taught(language, name, server):
             return started(*args, **{**options, "pacing": "instant"})
 
         # connect(), replaced here, points the recipe's two variables at the server too
-        exported = {"ZHIPUAI_API_KEY": server.api_key, "ZHIPUAI_BASE_URL": server.base_url}
         with mock.patch("time.sleep", lambda seconds: None), \
                 mock.patch.object(glm_offline, "start", instant_start), \
-                mock.patch.dict(os.environ, exported):
+                environment.pointed_at(server):
             for index, cell in enumerate(teaching):
                 if cell.cell_type == "code" and index != 2:  # cell 2: the setup, replaced
                     # not the error demos, nor the recipe: a script of its own, which reads
