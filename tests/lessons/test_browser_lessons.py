@@ -16,7 +16,12 @@ import nbformat
 import pytest
 
 from glm_lessons.browser.compare import comparable, verdict
-from glm_lessons.browser.run import LESSON_KERNEL_ENV, NO_SOCKETS, in_process_lessons, run_in_process
+from glm_lessons.browser.run import (
+    LESSON_KERNEL_ENV,
+    NO_SOCKETS,
+    in_process_lessons,
+    run_in_process,
+)
 from glm_lessons.browser.site import RUNS_A_PROGRAM, edition_lessons
 
 ROOT = Path(__file__).resolve().parents[2]
