@@ -40,6 +40,18 @@ def lesson_paths(language):
                   if path.name != START_HERE)
 
 
+def script_env(api_key=None, base_url=None):
+    """The environment a script runs in, as on a learner's machine: none of this process's
+    ZHIPUAI_*, GLM_* or PYTHON* settings (so nothing of the suite's leaks in, and a script
+    cannot import what only PYTHONPATH finds), UTF-8 output, and the two variables given."""
+    env = {name: value for name, value in os.environ.items()
+           if not name.startswith(("ZHIPUAI_", "GLM_", "PYTHON"))}
+    env["PYTHONIOENCODING"] = "utf-8"
+    env.update({name: value for name, value in (("ZHIPUAI_API_KEY", api_key),
+                                                ("ZHIPUAI_BASE_URL", base_url)) if value})
+    return env
+
+
 @contextmanager
 def serve_command(*args):
     """`python -m glm_offline serve --port 0 ARGS` as a separate process, the way a workshop

@@ -4,9 +4,9 @@ import pytest
 import requests.sessions
 
 import glm_offline
-from glm_offline.wire import LIVE_BASE_URL
 from glm_lessons import environment, live_errors, model_watch, shared_server
 from glm_lessons.lesson import LiveStandIn, connect
+from glm_offline.wire import LIVE_BASE_URL
 
 
 @pytest.fixture(autouse=True)
