@@ -31,11 +31,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from .layout import NUMBERED, START_HERE
+
 PACKAGE_COURSE = Path(__file__).resolve().parents[1]  # with an editable install: the clone
 WORKSPACE_NAME = "my-lessons"  # .gitignore, pytest (conftest.py) and ruff leave it alone
 LANGUAGES = ("en", "zh")
-START_HERE = "00-start-here.ipynb"  # the course's first page, not a numbered lesson
-LESSON_GLOB = "[0-9][0-9]-*.ipynb"
 MANIFEST = ".copied.json"
 BACKUPS = ".backups"
 JUPYTER = [sys.executable, "-m", "jupyter", "lab"]  # the tests put a stand-in here
@@ -125,7 +125,7 @@ class Workspace:
         return entry if isinstance(entry, dict) else {}
 
     def lessons(self, language):
-        return sorted((self.notebooks / language).glob(LESSON_GLOB))
+        return sorted((self.notebooks / language).glob(NUMBERED))
 
     def _read_manifest(self):
         try:

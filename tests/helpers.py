@@ -24,8 +24,7 @@ import nbformat
 import requests
 
 import glm_offline
-from glm_lessons import environment, exercise_checks
-from glm_lessons.workspace import START_HERE
+from glm_lessons import environment, exercise_checks, layout
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -36,8 +35,7 @@ USER = [{"role": "user", "content": "Say hello in one short sentence."}]
 def lesson_paths(language):
     """The numbered lessons of a language (01, 02, ...), without 00-start-here.ipynb: the
     course's first page has no lesson frame, setup cell, exercises or quiz."""
-    return sorted(path for path in (NOTEBOOKS / language).glob("[0-9][0-9]-*.ipynb")
-                  if path.name != START_HERE)
+    return layout.lesson_paths(NOTEBOOKS, language)
 
 
 def script_env(api_key=None, base_url=None):

@@ -13,11 +13,10 @@ import pytest
 
 import glm_offline
 from glm_lessons.browser.compare import comparable
-from helpers import NOTEBOOKS, ROOT, script_env
+from helpers import NOTEBOOKS, ROOT, lesson_paths, script_env
 
 LESSONS = sorted(path.relative_to(NOTEBOOKS).as_posix()
-                 for path in NOTEBOOKS.glob("*/[0-9][0-9]-*.ipynb")
-                 if not path.name.startswith("00-"))
+                 for language in ("en", "zh") for path in lesson_paths(language))
 ALLOWED_IMPORTS = {"concurrent", "glm_client", "json", "jwt", "openai", "os", "random", "re",
                    "requests", "sys", "threading", "time", "typing", "zai"}  # and their modules
 
