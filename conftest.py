@@ -1,55 +1,24 @@
-"""Suite-wide settings: the lessons' pass through nbval, and how many workers run the suite
-(tests/conftest.py holds the tests' fixtures)."""
+"""Suite-wide hooks: the lessons' pass through nbval (its settings: glm_lessons/browser/run.py),
+and how many workers run the suite (tests/conftest.py holds the tests' fixtures)."""
 
 import os
+import shutil
 import signal
 import tempfile
 from pathlib import Path
 
 import pytest
 
-from glm_lessons.browser.run import NO_SOCKETS
-from glm_lessons.browser.site import RUNS_A_PROGRAM, edition_lessons
+from glm_lessons.browser.run import LESSON_KERNEL_ENV, in_process_kernel_env, in_process_lessons
 
-# The lessons run through nbval in kernels of their own, each with its own recorded server
-# (glm_lessons.shared_server()), which reads its stream options from the environment when it
-# starts. The suite's one pass over the lessons makes it as hard as the server can: every
-# request must match a recording (strict), and every stream is cut into 1-5 byte pieces
-# (hostile), so no lesson output depends on how the bytes arrive. Pacing is instant, which
-# halves the run; the one demo that needs events spread over time asks for it itself.
 # A learner's copies of the lessons (python -m glm_lessons lab, glm_lessons/workspace.py): a run,
 # an edit or a failed cell there is theirs, never a test, even under `pytest .`.
 collect_ignore = ["my-lessons"]
 
-LESSON_KERNEL_ENV = {"GLM_OFFLINE_STRICT": "1", "GLM_OFFLINE_CHUNKING": "hostile",
-                     "GLM_OFFLINE_PACING": "instant"}
-
-# The Chinese lessons the browser edition ships go through nbval the way the edition runs them
-# (glm_lessons/browser/run.py): the recorded server in-process and no sockets in the kernel (an
-# IPython startup file refuses them). So one pass proves both their outputs and the edition's
-# transport, and tests/lessons/test_browser_lessons.py runs only the others a second time.
-# The English ones, lesson 09 (the SDKs' own HTTP clients) and the capstone (its program is a
-# process of its own) keep their sockets.
-ROOT = Path(__file__).resolve().parent
-IN_PROCESS = {path for path in edition_lessons(ROOT / "notebooks")
-              if path.parent.name == "zh" and path.name[:2] not in RUNS_A_PROGRAM}
-
-
-def in_process_kernel_env():
-    """GLM_OFFLINE_IN_PROCESS, and an IPYTHONDIR whose startup file takes sockets away before
-    the first cell runs."""
-    ipython_dir = Path(tempfile.mkdtemp(prefix="glm-no-sockets-"))
-    startup = ipython_dir / "profile_default" / "startup"
-    startup.mkdir(parents=True)
-    # before the first cell, not at startup: the kernel's own event loop still needs one then
-    (startup / "00-no-sockets.py").write_text(
-        "from IPython import get_ipython\n\n\n"
-        "def _no_sockets(*_):\n"
-        "    get_ipython().events.unregister('pre_run_cell', _no_sockets)\n"
-        f"    exec({NO_SOCKETS!r}, {{}})\n\n\n"
-        "get_ipython().events.register('pre_run_cell', _no_sockets)\n", encoding="utf-8")
-    return {"GLM_OFFLINE_IN_PROCESS": "1", "IPYTHONDIR": str(ipython_dir)}
-
+# The lessons' pass through nbval: each kernel starts with LESSON_KERNEL_ENV (strict, hostile,
+# instant), and the Chinese lessons the browser edition ships run the way it runs them, with
+# the recorded server in-process and no sockets (glm_lessons/browser/run.py says which and why).
+IN_PROCESS = in_process_lessons(Path(__file__).resolve().parent / "notebooks")
 
 _IN_PROCESS_ENV = None  # made once per worker, when its first such lesson starts
 _IN_PROCESS_KEYS = {"GLM_OFFLINE_IN_PROCESS", "IPYTHONDIR"}
@@ -73,7 +42,8 @@ def pytest_runtest_setup(item):
     settings = dict(LESSON_KERNEL_ENV)
     if getattr(item, "path", None) in IN_PROCESS:
         global _IN_PROCESS_ENV
-        _IN_PROCESS_ENV = _IN_PROCESS_ENV or in_process_kernel_env()
+        _IN_PROCESS_ENV = _IN_PROCESS_ENV or in_process_kernel_env(
+            tempfile.mkdtemp(prefix="glm-no-sockets-"))
         settings.update(_IN_PROCESS_ENV)
     saved = {name: os.environ.get(name) for name in settings}
     os.environ.update({k: v for k, v in settings.items()
@@ -86,6 +56,14 @@ def pytest_runtest_setup(item):
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def pytest_unconfigure(config):
+    """Remove the IPYTHONDIR this process made for the in-process lessons, if it made one."""
+    global _IN_PROCESS_ENV
+    if _IN_PROCESS_ENV:
+        shutil.rmtree(_IN_PROCESS_ENV["IPYTHONDIR"], ignore_errors=True)
+        _IN_PROCESS_ENV = None
 
 
 def pytest_xdist_auto_num_workers(config):

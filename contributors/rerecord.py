@@ -39,13 +39,13 @@ from urllib.parse import urlsplit
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
 from execute_notebooks import run
-from glm_lessons.workspace import START_HERE
+from glm_lessons.layout import lesson_paths
 from glm_offline import matching
 from glm_offline.auth import own_key
 from glm_offline.cassettes import PACKAGE_CASSETTES, CassetteError, load_file
 from glm_offline.record import DEFAULT_UPSTREAM, start_recorder
 from glm_offline.redaction import credential_secrets
-from notebook_hygiene import ROOT, lesson_notebooks
+from notebook_hygiene import NOTEBOOKS, ROOT
 
 SPECS = ROOT / "contributors" / "cassette_specs"
 NOT_RECORDABLE = {
@@ -73,10 +73,10 @@ class Redactor:
 def lessons_on_disk():
     """{"01": [en notebook, zh notebook], ...}, English first (00-start-here calls nothing)."""
     found = {}
-    for path in sorted(lesson_notebooks(), key=lambda p: (p.name[:2], p.parent.name != "en")):
-        if path.name != START_HERE:
+    for language in ("en", "zh"):
+        for path in lesson_paths(NOTEBOOKS, language):
             found.setdefault(path.name[:2], []).append(path)
-    return found
+    return dict(sorted(found.items()))
 
 
 def shown(path):

@@ -23,7 +23,7 @@ they were last checked against the live API (recordings.py, from the cassettes' 
 Offline, connect() also points ZHIPUAI_API_KEY and ZHIPUAI_BASE_URL (in this process's
 environment) at the recorded server, so a lesson's recipe cell, which reads those two variables
 exactly as it would in a script run live, runs unchanged in the notebook. Whatever they held
-before is kept and put back by the next connect() that goes live (GLM_OFFLINE=0 after 1).
+before is kept and put back by the next connect(), each variable on its own (environment.py).
 """
 
 import contextlib
@@ -36,7 +36,7 @@ import glm_offline
 from glm_offline.options import parse_flag
 from glm_offline.wire import LIVE_BASE_URL
 
-from . import live_errors, model_watch, recordings
+from . import environment, live_errors, model_watch, recordings
 from .browser import threads
 
 LINES = {  # what connect() prints, in the lesson's language
@@ -76,7 +76,7 @@ def connect(language="en", environ=None, lesson=None):
     if lesson is not None and not (isinstance(lesson, str) and re.fullmatch(r"\d\d", lesson)):
         raise ValueError(f"lesson must be a two-digit lesson number like \"02\", not {lesson!r}")
     environ = os.environ if environ is None else environ
-    _restore(environ)
+    environment.restore(environ)  # whatever an earlier offline connect() exported
     api_key = environ.get("ZHIPUAI_API_KEY", "").strip()
     flag = environ.get("GLM_OFFLINE", "").strip()  # 1/true/yes/on forces offline; 0/... not
     forced = bool(flag) and parse_flag("GLM_OFFLINE", flag)
@@ -99,35 +99,8 @@ def connect(language="en", environ=None, lesson=None):
     line = None if lesson is None else recordings.lesson_line(lesson, language)
     if line:
         print(line)
-    _export(environ, server)
+    environment.export(environ, server.api_key, server.base_url)
     return server.base_url, server.api_key, server
-
-
-EXPORTED = {"ZHIPUAI_API_KEY": "GLM_LESSONS_SAVED_API_KEY",  # variable -> where its own value
-            "ZHIPUAI_BASE_URL": "GLM_LESSONS_SAVED_BASE_URL"}  # waits while it points offline
-MARK = "GLM_LESSONS_EXPORTED_KEY"  # the offline key connect() exported, to recognise it later
-
-
-def _export(environ, server):
-    """Point the two variables at the offline server, keeping what they held."""
-    for name, saved in EXPORTED.items():
-        if name in environ:
-            environ[saved] = environ[name]
-    environ["ZHIPUAI_API_KEY"], environ["ZHIPUAI_BASE_URL"] = server.api_key, server.base_url
-    environ[MARK] = server.api_key
-
-
-def _restore(environ):
-    """Undo _export() if the key is still the one it exported (so the offline key is never
-    taken for the learner's own)."""
-    mark = environ.pop(MARK, None)
-    ours = mark is not None and environ.get("ZHIPUAI_API_KEY") == mark
-    for name, saved in EXPORTED.items():
-        kept = environ.pop(saved, None)
-        if ours:
-            environ.pop(name, None)
-            if kept is not None:
-                environ[name] = kept
 
 
 _shared = None

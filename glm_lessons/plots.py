@@ -177,9 +177,6 @@ class Picture:
     def __init__(self, figure, title, png, alt):
         self.figure, self.title, self.png, self.alt = figure, title, png, alt
 
-    def _repr_png_(self):
-        return self.png
-
     def _repr_mimebundle_(self, include=None, exclude=None):
         data = base64.b64encode(self.png).decode("ascii")
         image = f'<img alt="{html.escape(self.alt)}" src="data:image/png;base64,{data}">'
@@ -314,9 +311,6 @@ def picture_key(name, args, kwargs):
 
 class ShippedPicture(Picture):
     """A picture drawn at build time (no matplotlib figure), shown as a drawn one is."""
-
-    def _repr_html_(self):
-        return self._repr_mimebundle_()["text/html"]
 
 
 def _drawn_or_shipped(function):

@@ -31,11 +31,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from .layout import NUMBERED, START_HERE
+
 PACKAGE_COURSE = Path(__file__).resolve().parents[1]  # with an editable install: the clone
 WORKSPACE_NAME = "my-lessons"  # .gitignore, pytest (conftest.py) and ruff leave it alone
 LANGUAGES = ("en", "zh")
-START_HERE = "00-start-here.ipynb"  # the course's first page, not a numbered lesson
-LESSON_GLOB = "[0-9][0-9]-*.ipynb"
 MANIFEST = ".copied.json"
 BACKUPS = ".backups"
 JUPYTER = [sys.executable, "-m", "jupyter", "lab"]  # the tests put a stand-in here
@@ -49,7 +49,11 @@ class WorkspaceError(Exception):
 
 
 def read_notebook(path):
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except ValueError as error:  # JSONDecodeError, UnicodeDecodeError
+        raise WorkspaceError(f"{shown(path)} is not a readable notebook ({error}): get it "
+                             "back with git (git checkout -- notebooks)") from None
 
 
 def source_text(cell):
@@ -118,6 +122,14 @@ class Workspace:
                         and re.fullmatch(r"[^/\\]+\.ipynb", posixpath.basename(copy))):
                     copy = f"{language}/{copy_name(path, language)}"  # none yet, or damaged
                 self.names[stored] = copy
+        owners = {}
+        for stored, copy in self.names.items():
+            owners.setdefault(copy, []).append(stored)
+        for copy, shared in owners.items():
+            if len(shared) > 1:  # a reset of one would move the other's copy away
+                raise WorkspaceError(
+                    f"{shown(self.folder / MANIFEST)} gives the copy {copy} to "
+                    f"{' and '.join(shared)}: correct it, or delete it (the copies stay)")
 
     def entry(self, stored):
         """What the manifest says of a lesson's copy: {"copy": name, "sha256": of the stored}."""
@@ -125,7 +137,7 @@ class Workspace:
         return entry if isinstance(entry, dict) else {}
 
     def lessons(self, language):
-        return sorted((self.notebooks / language).glob(LESSON_GLOB))
+        return sorted((self.notebooks / language).glob(NUMBERED))
 
     def _read_manifest(self):
         try:

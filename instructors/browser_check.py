@@ -15,7 +15,7 @@ Where a lesson prints a model's reasoning apart from its answer (lesson 03 must)
 measures the two in the screenshot's pixels: the first output that holds coloured text and
 plain text is scrolled into view, the screen boxes of both are read from the page, and the
 darkest glyph pixels of each are compared with the background. It prints the colours and fails
-unless the reasoning is visibly lighter than the answer and still readable.
+unless the reasoning is visibly lighter than the answer and still readable (reasoning_contrast.py).
 
 Needs Debian's `chromium` (installed with apt-get when run as root and it is missing) and
 the packages in requirements-browser.txt (`pip install -r requirements-browser.txt`).
@@ -40,6 +40,8 @@ from pathlib import Path
 
 import nbformat
 
+from reasoning_contrast import measure_reasoning
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_NOTEBOOK = ROOT / "notebooks" / "en" / "01-keys-and-tokens.ipynb"
 # The start of the mode line in offline mode (the reason after it, glm_lessons.lesson.LINES, may
@@ -61,12 +63,6 @@ LAB_SETTINGS = {
 
 # Lessons whose page must show reasoning apart from an answer (glm_client.Printer's grey).
 REASONING_LESSONS = {"03-streaming.ipynb"}
-# Measured on glyph pixels, so a little below the CSS colours' own WCAG contrast (anti-aliased
-# strokes rarely reach the full ink): the reasoning stays readable (the 256-colour grey 245 on
-# white is 3.5:1 by its CSS value) and the answer is clearly darker (16:1 against 3.5:1; the
-# 16-colour "bright black" it replaced drew at 14:1, no visible gap).
-MIN_REASONING_CONTRAST = 2.5
-MIN_ANSWER_OVER_REASONING = 1.8
 
 
 class CheckFailed(Exception):
@@ -225,131 +221,6 @@ PAGE_STATE_JS = r"""
 """
 
 
-# The first output with coloured text (the reasoning) and plain text (the answer): scroll it
-# into view and return the screen boxes (CSS pixels) of the glyphs of each, whitespace left out.
-REASONING_BOXES_JS = r"""
-(async () => {
-  const coloured = span => span.getAttribute('style') || /-fg\b/.test(span.className);
-  const pre = Array.from(document.querySelectorAll('.jp-Notebook .jp-OutputArea-output pre'))
-    .find(node => Array.from(node.querySelectorAll('span')).some(coloured)
-      && Array.from(node.childNodes).some(n => n.nodeType === 3 && n.textContent.trim()));
-  if (!pre) return null;
-  pre.scrollIntoView({block: 'center'});
-  await new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)));
-  const boxes = text => {
-    const found = [], content = text.textContent, start = content.search(/\S/);
-    if (start < 0) return found;
-    const range = document.createRange();
-    range.setStart(text, start);
-    range.setEnd(text, content.trimEnd().length);
-    for (const r of range.getClientRects()) {
-      if (r.width > 1 && r.height > 1) found.push([r.left, r.top, r.width, r.height]);
-    }
-    return found;
-  };
-  const reasoning = [], answer = [];
-  for (const node of pre.childNodes) {
-    if (node.nodeType === 1 && coloured(node) && node.firstChild) {
-      reasoning.push(...boxes(node.firstChild));
-    } else if (node.nodeType === 3) {
-      answer.push(...boxes(node));
-    }
-  }
-  return {reasoning, answer, colour: getComputedStyle(pre.querySelector('span')).color,
-          plain: getComputedStyle(pre).color, scale: window.devicePixelRatio};
-})()
-"""
-
-# Pixels of the screenshot (a PNG, base64) inside the boxes, decoded by the page's own canvas:
-# for each group, the darkest 3% of its pixels (the glyphs' ink) and its median (the paper).
-MEASURE_JS = r"""
-(async (png, groups, scale) => {
-  const image = new Image();
-  image.src = 'data:image/png;base64,' + png;
-  await image.decode();
-  const canvas = document.createElement('canvas');
-  canvas.width = image.width;
-  canvas.height = image.height;
-  const context = canvas.getContext('2d');
-  context.drawImage(image, 0, 0);
-  const luma = p => 0.2126 * p[0] + 0.7152 * p[1] + 0.0722 * p[2];
-  const mean = list => [0, 1, 2].map(i => Math.round(
-    list.reduce((sum, p) => sum + p[i], 0) / list.length));
-  const result = {};
-  for (const [name, boxes] of Object.entries(groups)) {
-    const pixels = [];
-    for (const [left, top, width, height] of boxes) {
-      const x = Math.max(0, Math.floor(left * scale)), y = Math.max(0, Math.floor(top * scale));
-      const w = Math.min(image.width - x, Math.ceil(width * scale));
-      const h = Math.min(image.height - y, Math.ceil(height * scale));
-      if (w <= 0 || h <= 0) continue;
-      const data = context.getImageData(x, y, w, h).data;
-      for (let i = 0; i < data.length; i += 4) pixels.push([data[i], data[i + 1], data[i + 2]]);
-    }
-    if (!pixels.length) { result[name] = null; continue; }
-    pixels.sort((a, b) => luma(a) - luma(b));
-    const ink = pixels.slice(0, Math.max(5, Math.floor(pixels.length * 0.03)));
-    result[name] = {ink: mean(ink), paper: pixels[Math.floor(pixels.length / 2)],
-                    pixels: pixels.length};
-  }
-  return result;
-})
-"""
-
-
-def luminance(rgb):
-    """WCAG 2 relative luminance of an (r, g, b) colour, 0-255 each."""
-    def linear(channel):
-        channel /= 255
-        return channel / 12.92 if channel <= 0.04045 else ((channel + 0.055) / 1.055) ** 2.4
-    r, g, b = (linear(c) for c in rgb)
-    return 0.2126 * r + 0.7152 * g + 0.0722 * b
-
-
-def contrast(first, second):
-    """WCAG 2 contrast ratio of two colours, 1 to 21."""
-    light, dark = sorted((luminance(first), luminance(second)), reverse=True)
-    return (light + 0.05) / (dark + 0.05)
-
-
-def hex_colour(rgb):
-    return "#" + "".join(f"{c:02x}" for c in rgb)
-
-
-def reasoning_verdict(measured):
-    """Failures (a list of lines) for the measured ink of the reasoning and of the answer."""
-    reasoning, answer = measured["reasoning"], measured["answer"]
-    paper = answer["paper"]
-    on_paper = {name: contrast(measured[name]["ink"], paper) for name in ("reasoning", "answer")}
-    log(f"reasoning glyphs {hex_colour(reasoning['ink'])} ({on_paper['reasoning']:.1f}:1), "
-        f"answer glyphs {hex_colour(answer['ink'])} ({on_paper['answer']:.1f}:1), "
-        f"on {hex_colour(paper)}")
-    failures = []
-    if on_paper["reasoning"] < MIN_REASONING_CONTRAST:
-        failures.append(f"the reasoning is hard to read: {on_paper['reasoning']:.1f}:1 against "
-                        f"the background (at least {MIN_REASONING_CONTRAST}:1)")
-    if on_paper["answer"] < MIN_ANSWER_OVER_REASONING * on_paper["reasoning"]:
-        failures.append(f"the reasoning is not visibly lighter than the answer: "
-                        f"{on_paper['reasoning']:.1f}:1 against {on_paper['answer']:.1f}:1 "
-                        f"(the answer needs {MIN_ANSWER_OVER_REASONING}x the contrast)")
-    return failures
-
-
-def measure_reasoning(devtools):
-    """Scroll to the reasoning, take the screenshot, and measure it: (png, failures)."""
-    boxes = devtools.evaluate(REASONING_BOXES_JS)
-    png = devtools.call("Page.captureScreenshot", format="png")["data"]
-    if not boxes or not boxes["reasoning"] or not boxes["answer"]:
-        return png, None
-    log(f"reasoning drawn in {boxes['colour']}, the answer in {boxes['plain']} (CSS)")
-    groups = {"reasoning": boxes["reasoning"], "answer": boxes["answer"]}
-    measured = devtools.evaluate(f"({MEASURE_JS})({json.dumps(png)}, {json.dumps(groups)}, "
-                                 f"{boxes['scale']})")
-    if not measured["reasoning"] or not measured["answer"]:
-        return png, ["the reasoning or the answer is outside the screenshot"]
-    return png, reasoning_verdict(measured)
-
-
 def prepare_notebook(source, folder):
     """A copy of the lesson with no outputs, so everything the check sees comes from this run."""
     nb = nbformat.read(source, as_version=4)
@@ -469,7 +340,7 @@ def run_check(notebook, screenshot, timeout, chromium, websocket, workdir):
         devtools.evaluate("(document.querySelector('.jp-Notebook .jp-CodeCell') || "
                           "document.body).scrollIntoView()")
         time.sleep(0.3)
-        png, colour_failures = measure_reasoning(devtools)  # the reasoning, if any, in view
+        png, colour_failures = measure_reasoning(devtools, log)  # the reasoning, if any, in view
         screenshot.parent.mkdir(parents=True, exist_ok=True)
         screenshot.write_bytes(base64.b64decode(png))
         log(f"screenshot saved: {screenshot}")

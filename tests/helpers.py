@@ -24,8 +24,7 @@ import nbformat
 import requests
 
 import glm_offline
-from glm_lessons import exercise_checks
-from glm_lessons.workspace import START_HERE
+from glm_lessons import environment, exercise_checks, layout
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -36,8 +35,19 @@ USER = [{"role": "user", "content": "Say hello in one short sentence."}]
 def lesson_paths(language):
     """The numbered lessons of a language (01, 02, ...), without 00-start-here.ipynb: the
     course's first page has no lesson frame, setup cell, exercises or quiz."""
-    return sorted(path for path in (NOTEBOOKS / language).glob("[0-9][0-9]-*.ipynb")
-                  if path.name != START_HERE)
+    return layout.lesson_paths(NOTEBOOKS, language)
+
+
+def script_env(api_key=None, base_url=None):
+    """The environment a script runs in, as on a learner's machine: none of this process's
+    ZHIPUAI_*, GLM_* or PYTHON* settings (so nothing of the suite's leaks in, and a script
+    cannot import what only PYTHONPATH finds), UTF-8 output, and the two variables given."""
+    env = {name: value for name, value in os.environ.items()
+           if not name.startswith(("ZHIPUAI_", "GLM_", "PYTHON"))}
+    env["PYTHONIOENCODING"] = "utf-8"
+    env.update({name: value for name, value in (("ZHIPUAI_API_KEY", api_key),
+                                                ("ZHIPUAI_BASE_URL", base_url)) if value})
+    return env
 
 
 @contextmanager
@@ -222,10 +232,9 @@ def taught(language, name, server):
             return started(*args, **{**options, "pacing": "instant"})
 
         # connect(), replaced here, points the recipe's two variables at the server too
-        exported = {"ZHIPUAI_API_KEY": server.api_key, "ZHIPUAI_BASE_URL": server.base_url}
         with mock.patch("time.sleep", lambda seconds: None), \
                 mock.patch.object(glm_offline, "start", instant_start), \
-                mock.patch.dict(os.environ, exported):
+                environment.pointed_at(server):
             for index, cell in enumerate(teaching):
                 if cell.cell_type == "code" and index != 2:  # cell 2: the setup, replaced
                     # not the error demos, nor the recipe: a script of its own, which reads

@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 
-from ..workspace import START_HERE
+from ..layout import START_HERE, lesson_paths
 
 LANGUAGES = ("en", "zh")
 SHIPPED = ("01", "02", "03", "04", "05", "06", "07", "08", "10")
@@ -48,7 +48,7 @@ def lesson_list(notebooks, language):
     """[(number, title, relative path or None, note)] for every lesson of a language (the
     start-here notebook is the page's "Start here" link, not a lesson)."""
     rows = []
-    for path in sorted((Path(notebooks) / language).glob("[0-9][0-9]-*.ipynb")):
+    for path in lesson_paths(notebooks, language):
         number = path.name[:2]
         if number in DESKTOP_ONLY:
             rows.append((number, lesson_title(path), None, DESKTOP_ONLY[number][language]))

@@ -99,19 +99,23 @@ class Checks(Base):
 
 class NewConnections(logging.Handler):
     """Counts the connections urllib3 opens while it is active (a context manager), as
-    lesson 02's section 8 does; the logger's level and handlers are put back after."""
+    lesson 02's section 8 does; the logger's level, handlers and propagation are put back
+    after. Its records go nowhere else meanwhile: a learner's logging.basicConfig() handler on
+    the root logger would otherwise print urllib3's debug lines in the check's output."""
 
     def __enter__(self):
         self.count = 0
         self.logger = logging.getLogger("urllib3.connectionpool")
-        self.level = self.logger.level
+        self.level, self.propagate = self.logger.level, self.logger.propagate
         self.logger.addHandler(self)
         self.logger.setLevel(logging.DEBUG)
+        self.logger.propagate = False
         return self
 
     def __exit__(self, *exc):
         self.logger.removeHandler(self)
         self.logger.setLevel(self.level)
+        self.logger.propagate = self.propagate
 
     def emit(self, record):
         self.count += record.getMessage().startswith("Starting new HTTP")

@@ -5,16 +5,7 @@ a one-cell notebook holds exactly that output; nbconvert exports it; the colours
 from the HTML and its CSS (the inline style or the class of the reasoning's span, the CSS
 variables they use) and compared by WCAG 2 contrast. JupyterLab itself is measured in pixels by
 instructors/browser_check.py (in CI, on zh/03); the verdict it gives on its measurements is
-tested at the end.
-
-Thresholds, and why:
-- answer vs background >= 7:1 (WCAG AAA for body text): the answer is what the learner reads;
-- reasoning vs background >= 3:1 (WCAG's floor for large text and for non-text marks): the
-  reasoning is secondary text, dimmed on purpose, so it is not held to the 4.5:1 of body text,
-  but it must stay legible (xterm grey 245 on white is 3.5:1);
-- answer contrast >= 2 x reasoning contrast: a gap the eye sees at once. The 16-colour "bright
-  black" (\\x1b[90m, #282c36 in JupyterLab's CSS) is 14:1 beside the answer's 16:1, no gap at
-  all; the last test shows the check refusing it.
+tested at the end. The thresholds, and why, are in instructors/reasoning_contrast.py.
 """
 
 import contextlib
@@ -28,10 +19,11 @@ import nbformat
 import pytest
 import requests
 
-import browser_check
 import glm_client
 import glm_offline
+import reasoning_contrast
 from helpers import run_lesson_cells
+from reasoning_contrast import MIN_ANSWER_CSS, MIN_ANSWER_OVER_REASONING_CSS, MIN_REASONING_CSS
 
 QUESTIONS = {"en": "Why do chat apps stream their answers? Answer in one sentence.",
              "zh": "聊天应用为什么要流式输出回答？用一句话回答。"}
@@ -121,7 +113,7 @@ def rgb(colour, background=(255, 255, 255)):
     return tuple(round(c * alpha + b * (1 - alpha)) for c, b in zip(numbers[:3], background))
 
 
-contrast = browser_check.contrast  # WCAG 2, one copy for both checks
+contrast = reasoning_contrast.contrast  # WCAG 2, one copy for every check
 
 
 def colours(page):
@@ -155,16 +147,18 @@ def test_the_exported_lesson_shows_the_reasoning_dimmer_than_the_answer_and_read
     assert answer.content.strip() in plain  # the answer is the text outside the spans
     answer_contrast = contrast(answer_colour, background)
     reasoning_contrast = contrast(reasoning_colour, background)
-    assert answer_contrast >= 7, answer_contrast
-    assert reasoning_contrast >= 3, reasoning_contrast
-    assert answer_contrast >= 2 * reasoning_contrast, (answer_contrast, reasoning_contrast)
+    assert answer_contrast >= MIN_ANSWER_CSS, answer_contrast
+    assert reasoning_contrast >= MIN_REASONING_CSS, reasoning_contrast
+    assert answer_contrast >= MIN_ANSWER_OVER_REASONING_CSS * reasoning_contrast, \
+        (answer_contrast, reasoning_contrast)
 
 
 def test_the_check_refuses_the_near_black_grey_the_lesson_used_to_print(tmp_path):
     old = "\x1b[90mThe user asks.\n\x1b[0mStreaming shows the first words."
     background, answer_colour, reasoning_colour, _ = colours(exported(old, tmp_path))
     assert reasoning_colour == (0x28, 0x2C, 0x36)  # JupyterLab's bright black
-    assert contrast(answer_colour, background) < 2 * contrast(reasoning_colour, background)
+    assert contrast(answer_colour, background) < \
+        MIN_ANSWER_OVER_REASONING_CSS * contrast(reasoning_colour, background)
 
 
 # -- the verdict instructors/browser_check.py gives on the pixels it measures in JupyterLab ---
@@ -176,7 +170,7 @@ def measured(reasoning, answer, paper=(255, 255, 255)):
 
 def test_the_browser_check_passes_the_printers_grey_as_jupyterlab_draws_it():
     """The ink colours the check measured in headless Chromium for zh/03 (#8a8a8a, #212121)."""
-    assert browser_check.reasoning_verdict(measured((0x8A,) * 3, (0x21,) * 3)) == []
+    assert reasoning_contrast.reasoning_verdict(measured((0x8A,) * 3, (0x21,) * 3)) == []
 
 
 @pytest.mark.parametrize("reasoning, why", [
@@ -185,5 +179,5 @@ def test_the_browser_check_passes_the_printers_grey_as_jupyterlab_draws_it():
     ((0xC8,) * 3, "hard to read"),  # a pale grey: 1.7:1 on white
 ])
 def test_the_browser_check_refuses_a_reasoning_too_dark_or_too_pale(reasoning, why):
-    failures = browser_check.reasoning_verdict(measured(reasoning, (0x21,) * 3))
+    failures = reasoning_contrast.reasoning_verdict(measured(reasoning, (0x21,) * 3))
     assert any(why in failure for failure in failures), failures

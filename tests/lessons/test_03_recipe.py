@@ -8,7 +8,6 @@ clear line, never a traceback. tests/lessons/test_recipes.py compares it with th
 
 import io
 import json
-import os
 import re
 import subprocess
 import sys
@@ -18,7 +17,8 @@ import pytest
 
 import glm_client
 import glm_offline
-from helpers import lesson_cells
+import reasoning_contrast
+from helpers import lesson_cells, script_env
 
 ROOT = Path(__file__).resolve().parents[2]
 CASSETTE = Path(glm_offline.__file__).parent / "cassettes" / "lesson-03.json"
@@ -45,11 +45,8 @@ def recorded(language):
 
 def run(language, server, tmp_path, api_key=None):
     (tmp_path / "recipe.py").write_text(recipe(language) + "\n", encoding="utf-8")
-    environ = {name: value for name, value in os.environ.items()
-               if not name.startswith(("ZHIPUAI_", "GLM_", "PYTHON"))}
-    environ.update(ZHIPUAI_API_KEY=api_key or server.api_key,
-                   ZHIPUAI_BASE_URL=server.base_url, PYTHONIOENCODING="utf-8")
-    return subprocess.run([sys.executable, "recipe.py"], cwd=tmp_path, env=environ,
+    return subprocess.run([sys.executable, "recipe.py"], cwd=tmp_path,
+                          env=script_env(api_key or server.api_key, server.base_url),
                           capture_output=True, text=True, encoding="utf-8", timeout=60)
 
 
@@ -72,15 +69,9 @@ def xterm_grey(code):
     return 8 + 10 * (code - 232)
 
 
-def luminance(level):
-    """WCAG relative luminance of the grey (level, level, level)."""
-    channel = level / 255
-    return channel / 12.92 if channel <= 0.04045 else ((channel + 0.055) / 1.055) ** 2.4
-
-
 def contrast(first, second):
-    light, dark = sorted((luminance(first), luminance(second)), reverse=True)
-    return (light + 0.05) / (dark + 0.05)
+    """WCAG 2 contrast of two greys (the level of each)."""
+    return reasoning_contrast.contrast((first,) * 3, (second,) * 3)
 
 
 @pytest.mark.parametrize("language", ["en", "zh"])

@@ -1,6 +1,7 @@
 """The browser edition's pieces that need no browser: which lessons it ships and what opens
 first, the lock it rewrites, the pictures it ships, and the browser check's verdicts."""
 
+import base64
 import json
 import sys
 
@@ -107,8 +108,9 @@ def test_a_picture_drawn_at_build_time_is_shown_in_the_browser(tmp_path, monkeyp
     monkeypatch.setattr(sys, "platform", "emscripten")
     shown = plots.stream_timeline("lesson03-stream-en", language="en")
     assert repr(shown) == "<plot: When the pieces arrive>"
-    assert shown._repr_png_() == b"\x89PNG drawn at build time"
-    assert 'alt="When the pieces arrive"' in shown._repr_html_()
+    bundle = shown._repr_mimebundle_()
+    assert base64.b64decode(bundle["image/png"]) == b"\x89PNG drawn at build time"
+    assert 'alt="When the pieces arrive"' in bundle["text/html"]
 
 
 def test_a_picture_not_drawn_at_build_time_says_so_in_one_line(tmp_path, monkeypatch, capsys):

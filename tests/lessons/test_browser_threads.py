@@ -135,3 +135,23 @@ def test_a_difference_counts_as_explained_only_where_the_cell_printed_the_line()
     assert verdict(desktop, stdout(LINE["zh"] + "Counter({'stop': 8})\n")) == "explained"
     assert verdict(desktop, stdout("Counter({'stop': 8})\n")) == "different"
     assert verdict(desktop, stdout("x " + LINE["en"])) == "different"  # not a line of its own
+
+
+def test_a_cell_that_printed_the_line_and_then_failed_is_different():
+    desktop = stdout("Counter({'1302': 5, 'stop': 3})\n")
+    failed = stdout(LINE["en"]) + [{"output_type": "error", "ename": "KeyError",
+                                    "evalue": "'stop'", "traceback": []}]
+    assert verdict(desktop, failed) == "different"
+    pyodide = stdout(LINE["en"] + "Counter({'stop': 8})\n") + [
+        {"output_type": "error", "ename": "<class 'RuntimeError'>", "evalue": "", "traceback": []}]
+    assert verdict(desktop, pyodide) == "different"
+
+
+def test_the_line_explains_other_text_not_other_or_missing_outputs():
+    desktop = stdout("8 answers\n")
+    shown = {"output_type": "execute_result", "execution_count": 1, "metadata": {},
+             "data": {"text/plain": "8"}}
+    assert verdict(desktop, stdout(LINE["en"])) == "different"  # the line alone: output lost
+    assert verdict(desktop, stdout(LINE["en"] + "8 answers\n") + [shown]) == "different"
+    assert verdict(desktop + [shown], stdout(LINE["zh"] + "7 answers\n") + [shown]) == "explained"
+    assert verdict(desktop + [shown], [shown] + stdout(LINE["en"] + "8 answers\n")) == "different"

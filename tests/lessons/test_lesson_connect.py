@@ -4,8 +4,9 @@ import pytest
 import requests.sessions
 
 import glm_offline
-from glm_lessons import live_errors, model_watch, shared_server
+from glm_lessons import environment, live_errors, model_watch, shared_server
 from glm_lessons.lesson import LiveStandIn, connect
+from glm_offline.wire import LIVE_BASE_URL
 
 
 @pytest.fixture(autouse=True)
@@ -129,6 +130,37 @@ def test_a_key_the_learner_sets_after_going_offline_is_their_own(capsys):
     environ = {}
     connect("en", environ=environ)
     environ["ZHIPUAI_API_KEY"] = "abc.def"  # %env ZHIPUAI_API_KEY=... in the notebook
-    _, api_key, _ = connect("en", environ=environ)
-    assert api_key == "abc.def"
-    assert "Mode: live" in capsys.readouterr().out
+    base_url, api_key, _ = connect("en", environ=environ)
+    assert (base_url, api_key) == (LIVE_BASE_URL, "abc.def")  # not to the local server
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "Mode: live (ZHIPUAI_API_KEY set; GLM_OFFLINE=1 goes back offline), "
+        "requests go to open.bigmodel.cn")
+    assert "ZHIPUAI_BASE_URL" not in environ
+
+
+def test_a_key_set_after_going_offline_gets_the_learners_base_url_back(capsys):
+    environ = {"ZHIPUAI_BASE_URL": "https://api.z.ai/api/paas/v4"}
+    connect("en", environ=environ)
+    environ["ZHIPUAI_API_KEY"] = "abc.def"
+    base_url, api_key, _ = connect("en", environ=environ)
+    assert (base_url, api_key) == ("https://api.z.ai/api/paas/v4", "abc.def")
+
+
+def test_a_base_url_the_learner_sets_after_going_offline_is_their_own(capsys):
+    environ = {}
+    _, offline_key, _ = connect("en", environ=environ)
+    environ["ZHIPUAI_BASE_URL"] = "https://api.z.ai/api/paas/v4"
+    connect("en", environ=environ)  # still offline: the exported key is put away, not kept
+    assert environ["ZHIPUAI_BASE_URL"] != "https://api.z.ai/api/paas/v4"
+    environment.restore(environ)
+    assert environ == {"ZHIPUAI_BASE_URL": "https://api.z.ai/api/paas/v4"}
+
+
+def test_pointed_at_sets_both_for_a_block_and_puts_back_what_was_there():
+    server = LiveStandIn("http://127.0.0.1:9/api/paas/v4")
+    server.api_key = "offline.key"
+    environ = {"ZHIPUAI_API_KEY": "abc.def", "OTHER": "x"}
+    with environment.pointed_at(server, environ):
+        assert (environ["ZHIPUAI_API_KEY"], environ["ZHIPUAI_BASE_URL"]) == (
+            "offline.key", "http://127.0.0.1:9/api/paas/v4")
+    assert environ == {"ZHIPUAI_API_KEY": "abc.def", "OTHER": "x"}

@@ -69,7 +69,7 @@ def test_a_json_recording_is_not_a_stream():
 
 def test_a_picture_is_a_png_of_projector_size_with_a_stable_text_form(stream_pictures):
     picture = stream_pictures[0]
-    assert png_size(picture._repr_png_()) == (900, 315)  # 10 x 3.5 inches at 90 dpi
+    assert png_size(picture.png) == (900, 315)  # 10 x 3.5 inches at 90 dpi
     assert len(picture.png) < 20_000  # a palette PNG: small in a notebook
     assert repr(picture) == "<plot: When the pieces of an answer arrive>"
     assert labels_of(picture) == ["reasoning", "answer"]
@@ -344,3 +344,13 @@ def test_the_rooms_alt_text_counts_as_the_histogram_draws():
     picture = plots.retry_room([[0.5, 1.5, 3.5, 7.5]] * 50, spread, bucket=0.25)
     drawn = max(bar.get_height() for bar in picture.figure.axes[1].patches)
     assert f"at most {drawn:g} in any 0.25 s" in picture.alt
+
+
+def test_jupyter_shows_a_picture_as_one_bundle_of_png_html_and_alt_text():
+    """What a notebook stores for a picture: IPython's formatter, as a kernel runs it."""
+    from IPython.core.formatters import DisplayFormatter
+    picture = plots.Picture(None, "t", b"\x89PNG one", "the alt text")
+    data, _ = DisplayFormatter().format(picture)
+    encoded = "iVBORyBvbmU="  # base64 of the bytes above, worked out by hand
+    assert data == {"image/png": encoded, "text/plain": "the alt text",
+                    "text/html": f'<img alt="the alt text" src="data:image/png;base64,{encoded}">'}

@@ -4,7 +4,6 @@ may import besides requests and PyJWT) it runs against the recorded server, exac
 would against the live API with ZHIPUAI_API_KEY and ZHIPUAI_BASE_URL set, and prints what the
 lesson's stored output shows."""
 
-import os
 import shutil
 import subprocess
 import sys
@@ -14,11 +13,10 @@ import pytest
 
 import glm_offline
 from glm_lessons.browser.compare import comparable
-from helpers import NOTEBOOKS, ROOT
+from helpers import NOTEBOOKS, ROOT, lesson_paths, script_env
 
 LESSONS = sorted(path.relative_to(NOTEBOOKS).as_posix()
-                 for path in NOTEBOOKS.glob("*/[0-9][0-9]-*.ipynb")
-                 if not path.name.startswith("00-"))
+                 for language in ("en", "zh") for path in lesson_paths(language))
 ALLOWED_IMPORTS = {"concurrent", "glm_client", "json", "jwt", "openai", "os", "random", "re",
                    "requests", "sys", "threading", "time", "typing", "zai"}  # and their modules
 
@@ -57,11 +55,8 @@ def test_the_recipe_runs_as_a_file_and_prints_what_the_lesson_shows(relative, se
     cell = recipe_cell(relative)
     (tmp_path / "recipe.py").write_text(cell.source + "\n", encoding="utf-8")
     shutil.copy(ROOT / "glm_client.py", tmp_path / "glm_client.py")
-    environ = {name: value for name, value in os.environ.items()
-               if not name.startswith(("ZHIPUAI_", "GLM_", "PYTHON"))}
-    environ.update(ZHIPUAI_API_KEY=server.api_key, ZHIPUAI_BASE_URL=server.base_url,
-                   PYTHONIOENCODING="utf-8")
-    ran = subprocess.run([sys.executable, "recipe.py"], cwd=tmp_path, env=environ,
+    ran = subprocess.run([sys.executable, "recipe.py"], cwd=tmp_path,
+                         env=script_env(server.api_key, server.base_url),
                          capture_output=True, text=True, encoding="utf-8", timeout=60)
     assert ran.returncode == 0, ran.stderr
     assert ran.stderr == ""

@@ -15,6 +15,7 @@ import re
 import pytest
 
 import glm_offline
+from glm_lessons import environment
 from helpers import CORRECT, NOTEBOOKS, SOLUTION, checked, exercise, hints, refuses, run, taught
 
 pytestmark = pytest.mark.usefixtures("urllib3_logger_restored")
@@ -350,8 +351,6 @@ class TestLesson10:
 
     def taught_at(self, language, server, monkeypatch):
         monkeypatch.chdir(NOTEBOOKS / language)  # a kernel's folder: the lesson finds capstone/
-        monkeypatch.setenv("ZHIPUAI_API_KEY", server.api_key)  # what connect() exports: the
-        monkeypatch.setenv("ZHIPUAI_BASE_URL", server.base_url)  # recipe reads them
         return taught(language, self.NAME, server)
 
     def solved(self, language, namespace, exercises):
@@ -366,25 +365,27 @@ class TestLesson10:
     @pytest.mark.parametrize("language", ["en", "zh"])
     def test_the_steps_in_order_pass_their_checks_on_recordings_alone(self, language,
                                                                          monkeypatch):
-        with glm_offline.start(pacing="instant", strict=True) as server:
+        with glm_offline.start(pacing="instant", strict=True) as server, \
+                environment.pointed_at(server):  # what connect() exports: the recipe reads them
             namespace, exercises = self.taught_at(language, server, monkeypatch)
             self.solved(language, namespace, exercises)
             assert {exchange.status for exchange in server.history} == {200, 429}  # the 1302
 
     @pytest.mark.parametrize("language", ["en", "zh"])
     def test_a_wrong_answer_to_each_step_is_refused(self, language, lenient_server, monkeypatch):
-        namespace, exercises = self.taught_at(language, lenient_server, monkeypatch)
-        self.solved(language, namespace, exercises)
-        for number, wrong in CAPSTONE_WRONG.items():
-            attempt = dict(namespace)  # the other steps stay solved
-            run(wrong, attempt)
-            _, _, check = exercise(exercises, number)
-            assert refuses(language, self.NAME, check, attempt), number
-        attempt = dict(namespace)  # step 3 sends a tool call back without its reasoning:
-        run("def answer_turn(client, history, out, **options):\n"  # step 5 says where
-            "    answer = stream_answer(client, history, out, **options)\n"
-            "    history.append(answer.as_message())\n"
-            "    return answer\n", attempt)
-        code, _, check = exercise(exercises, 5)
-        run(code, attempt)  # step 5's solution, calling this answer_turn
-        assert "answer_turn()" in checked(language, self.NAME, check, attempt)
+        with environment.pointed_at(lenient_server):  # what connect() exports
+            namespace, exercises = self.taught_at(language, lenient_server, monkeypatch)
+            self.solved(language, namespace, exercises)
+            for number, wrong in CAPSTONE_WRONG.items():
+                attempt = dict(namespace)  # the other steps stay solved
+                run(wrong, attempt)
+                _, _, check = exercise(exercises, number)
+                assert refuses(language, self.NAME, check, attempt), number
+            attempt = dict(namespace)  # step 3 sends a tool call back without its reasoning:
+            run("def answer_turn(client, history, out, **options):\n"  # step 5 says where
+                "    answer = stream_answer(client, history, out, **options)\n"
+                "    history.append(answer.as_message())\n"
+                "    return answer\n", attempt)
+            code, _, check = exercise(exercises, 5)
+            run(code, attempt)  # step 5's solution, calling this answer_turn
+            assert "answer_turn()" in checked(language, self.NAME, check, attempt)

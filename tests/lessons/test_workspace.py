@@ -255,3 +255,31 @@ def test_pytest_does_not_collect_a_learners_copies(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert "tests/test_ours.py::test_it" in done.stdout
     assert "test_mine" not in done.stdout, done.stdout
+
+
+def test_a_manifest_giving_two_lessons_one_copy_is_refused_in_one_line(course, capsys):
+    _, folder, _ = course
+    workspace.Workspace().copy_missing()
+    mine = folder / "en" / "03-streaming.ipynb"
+    mine.write_text('{"my": "work"}', encoding="utf-8")
+    manifest = json.loads((folder / ".copied.json").read_text(encoding="utf-8"))
+    manifest["en/04-thinking-models.ipynb"]["copy"] = "en/03-streaming.ipynb"
+    (folder / ".copied.json").write_text(json.dumps(manifest), encoding="utf-8")
+    assert workspace.main(["reset", "04"]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and len(err.splitlines()) == 1, err
+    assert "gives the copy en/03-streaming.ipynb to" in err
+    assert mine.read_text(encoding="utf-8") == '{"my": "work"}'  # not moved to the backups
+    assert not (folder / ".backups").exists()
+
+
+@pytest.mark.parametrize("command", [["reset", "03", "--lang", "zh"], ["lab", "zh"]])
+def test_a_damaged_stored_lesson_is_one_line_not_a_traceback(course, capsys, command):
+    notebooks, _, called = course
+    (notebooks / "zh" / "03-streaming.ipynb").write_text('{"cells": [', encoding="utf-8")
+    assert workspace.main(command) == 1
+    out, err = capsys.readouterr()
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith("error: " + str(Path("notebooks", "zh", "03-streaming.ipynb"))
+                          + " is not a readable notebook (")
+    assert not called.exists()  # JupyterLab not started

@@ -4,6 +4,8 @@ import importlib.util
 import os
 from pathlib import Path
 
+from glm_lessons.browser.run import LESSON_KERNEL_ENV
+
 # The repository's root conftest.py (tests/conftest.py, the fixtures, is another module).
 _spec = importlib.util.spec_from_file_location(
     "lesson_pass", Path(__file__).resolve().parents[2] / "conftest.py")
@@ -18,19 +20,19 @@ class IPyNbCell:  # what nbval calls a notebook cell's test item
 def run_setup(item):
     steps = lesson_pass.pytest_runtest_setup(item)
     next(steps)  # the kernel would start here
-    during = {name: os.environ.get(name) for name in lesson_pass.LESSON_KERNEL_ENV}
+    during = {name: os.environ.get(name) for name in LESSON_KERNEL_ENV}
     for _ in steps:
         pass
     return during
 
 
 def test_a_lesson_kernel_starts_strict_hostile_and_instant(monkeypatch):
-    for name in lesson_pass.LESSON_KERNEL_ENV:
+    for name in LESSON_KERNEL_ENV:
         monkeypatch.delenv(name, raising=False)
     during = run_setup(IPyNbCell())
     assert during == {"GLM_OFFLINE_STRICT": "1", "GLM_OFFLINE_CHUNKING": "hostile",
                       "GLM_OFFLINE_PACING": "instant"}
-    assert not any(name in os.environ for name in lesson_pass.LESSON_KERNEL_ENV)
+    assert not any(name in os.environ for name in LESSON_KERNEL_ENV)
 
 
 def test_a_setting_of_your_own_wins_and_other_tests_are_untouched(monkeypatch):
@@ -62,3 +64,5 @@ def test_a_chinese_lesson_the_edition_ships_starts_in_process_and_others_do_not(
     for other in ("en/03-streaming.ipynb", "zh/09-sdks.ipynb", "zh/10-capstone.ipynb"):
         assert seen[other] == (None, None), other
     assert "GLM_OFFLINE_IN_PROCESS" not in os.environ and "IPYTHONDIR" not in os.environ
+    lesson_pass.pytest_unconfigure(None)  # the session's end removes the startup file's folder
+    assert not Path(seen["zh/03-streaming.ipynb"][1]).exists()

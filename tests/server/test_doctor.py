@@ -2,7 +2,6 @@
 explained in one to three lines (English or Chinese); exit 0 works, 1 refused, 2 no call made;
 the key is never shown, and nothing ends in a traceback."""
 
-import os
 import socket
 import subprocess
 import sys
@@ -12,7 +11,7 @@ import requests
 
 import glm_offline
 from glm_offline import doctor
-from helpers import fake_response
+from helpers import fake_response, script_env
 
 LEARNER_KEY = "0f1e2d3c" * 4 + ".NotARealSecret16"  # a real key's shape, built here: no real key
 
@@ -37,11 +36,8 @@ def verdict(key, base_url, lang="en", post=requests.post):
 
 
 def cli(*args, key=None, base_url=None):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ZHIPUAI_", "GLM_"))}
-    env.update({"PYTHONIOENCODING": "utf-8"},
-               **({"ZHIPUAI_API_KEY": key} if key else {}),
-               **({"ZHIPUAI_BASE_URL": base_url} if base_url else {}))
-    return subprocess.run([sys.executable, "-m", "glm_offline", "doctor", *args], env=env,
+    return subprocess.run([sys.executable, "-m", "glm_offline", "doctor", *args],
+                          env=script_env(key, base_url),
                           capture_output=True, text=True, encoding="utf-8", timeout=60)
 
 

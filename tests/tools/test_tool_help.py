@@ -30,6 +30,7 @@ ELSEWHERE = {
     "instructors/soak_room.py": "tools/test_soak_room.py",
     "instructors/soak_attacks.py": "tools/test_soak_room.py",  # every attack, --quick
     "instructors/serve_process.py": "server/test_server_room.py",
+    "instructors/reasoning_contrast.py": "lessons/test_03_colours.py",  # browser_check.py's
 }
 
 
