@@ -30,6 +30,8 @@ from pathlib import Path
 
 import nbformat
 
+from glm_lessons.layout import NUMBERED, lesson_paths
+
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 WORDS_PER_MINUTE = 130
@@ -151,19 +153,14 @@ def plan(measured):
             "teaching_raw": round(teaching), "exercises_raw": round(exercises)}
 
 
-def lessons(language="en", notebooks=NOTEBOOKS):
-    return sorted((notebooks / language).glob("[0-9][0-9]-*.ipynb"))
-
-
 def plans(notebooks=NOTEBOOKS):
-    """{"01-keys-and-tokens": plan, ...} for every numbered lesson but 00, from the English."""
-    return {path.stem: plan(measure(path)) for path in lessons("en", notebooks)
-            if not path.stem.startswith("00")}
+    """{"01-keys-and-tokens": plan, ...} for every lesson (not start-here), from the English."""
+    return {path.stem: plan(measure(path)) for path in lesson_paths(notebooks, "en")}
 
 
 def core_path_minutes(notebooks=NOTEBOOKS):
     """The core path's teaching: the lessons' core minutes added up, then rounded once."""
-    return up_to_five(sum(measure(path)["core_min"] for path in lessons("en", notebooks)
+    return up_to_five(sum(measure(path)["core_min"] for path in lesson_paths(notebooks, "en")
                           if path.stem[:2] in CORE_PATH))
 
 
@@ -242,7 +239,7 @@ def main(argv=None):
         for path in write():
             print(f"updated {path.relative_to(ROOT)}")
         return 0
-    paths = args.notebooks or lessons(args.language)
+    paths = args.notebooks or sorted((NOTEBOOKS / args.language).glob(NUMBERED))
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         print(f"error: no such notebook: {', '.join(missing)}", file=sys.stderr)

@@ -13,6 +13,7 @@ import re
 import nbformat
 import pytest
 
+from glm_lessons.layout import lesson_paths
 from helpers import NOTEBOOKS, ROOT
 
 NOTES = {"en": ROOT / "docs" / "lesson-notes.md", "zh": ROOT / "docs" / "lesson-notes_zh.md"}
@@ -30,7 +31,7 @@ def notebooks(language):
 
 
 def lessons(language):
-    return [path for path in notebooks(language) if not path.name.startswith("00-")]
+    return lesson_paths(NOTEBOOKS, language)
 
 
 def cells(path):

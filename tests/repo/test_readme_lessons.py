@@ -5,6 +5,7 @@ import re
 
 import pytest
 
+from glm_lessons.layout import lesson_paths
 from helpers import NOTEBOOKS, ROOT
 
 README = {"en": "README.md", "zh": "README_zh.md"}
@@ -17,6 +18,5 @@ def test_each_lesson_is_in_the_readme(language):
         link = re.search(rf"\]\(notebooks/{language}/(\d\d-[\w-]+\.ipynb)\)", line)
         if line.startswith("| ") and link:
             rows.append(link.group(1))
-    names = sorted(p.name for p in (NOTEBOOKS / language).glob("[0-9][0-9]-*.ipynb")
-                   if not p.name.startswith("00-"))
+    names = [path.name for path in lesson_paths(NOTEBOOKS, language)]
     assert rows == names, f"{README[language]}: the lesson table and notebooks/{language} differ"
