@@ -21,12 +21,14 @@ copied: when a stored lesson changes (a `git pull`), `lab` says in one line how 
 """
 
 import argparse
+import contextlib
 import datetime
 import hashlib
 import json
 import posixpath
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -293,11 +295,28 @@ def lab(language, jupyter_args, workspace=None):
              else workspace.folder / language)
     command = [*JUPYTER, f"--ServerApp.root_dir={workspace.folder}", str(first), *jupyter_args]
     process = subprocess.Popen(command)
-    while True:
-        try:
-            return process.wait()
-        except KeyboardInterrupt:  # JupyterLab asks itself whether to stop: wait for it
-            continue
+    with signals_passed_to(process):
+        while True:
+            try:
+                return process.wait()
+            except KeyboardInterrupt:  # JupyterLab asks itself whether to stop: wait for it
+                continue
+
+
+@contextlib.contextmanager
+def signals_passed_to(process):
+    """A `kill` (SIGTERM) or a closed terminal (SIGHUP) sent to this command reaches JupyterLab
+    too, instead of leaving it running without us."""
+    previous = {}
+    for name in ("SIGTERM", "SIGHUP"):  # Windows has neither to pass on
+        number = getattr(signal, name, None)
+        if number is not None:
+            previous[number] = signal.signal(number, lambda got, _: process.send_signal(got))
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def reset(number, languages, workspace=None):

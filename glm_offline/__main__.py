@@ -112,6 +112,14 @@ def print_banner(args, server):
         print("  anyone who can reach this port can use it.")
     print(f"  ZHIPUAI_BASE_URL={base_url}")
     print(f"  ZHIPUAI_API_KEY={server.api_key}")
+    if os.name == "nt":  # PowerShell
+        print(f'  in another shell: $env:ZHIPUAI_BASE_URL="{base_url}"; '
+              f'$env:ZHIPUAI_API_KEY="{server.api_key}"')
+    else:
+        print(f"  in another shell: export ZHIPUAI_BASE_URL={base_url} "
+              f"ZHIPUAI_API_KEY={server.api_key}")
+    if not args.port:
+        print("  (a free port, another one next time: --port 8000 keeps one)")
     if server.control.path:
         print(f"  faults: python -m glm_offline fault KIND --port {server.port} (on this machine, "
               f"as this user: it reads the token in {server.control.path})")

@@ -49,7 +49,7 @@ TEXT = {
         "kind_coding": "a GLM Coding Plan key, or another key this URL takes too: UNVERIFIED",
         "free_note": "This check used the free model {model}: if paid models answer 429/1113, "
                      "the key has no balance or is a Coding Plan key (then use {coding}).",
-        "refused": "Refused: HTTP {status}, code {code} ({message}).",
+        "refused": "Refused: HTTP {status}, code {code} (the server says: {message}).",
         "401": "{host} does not know this key: copy it again, whole. If you made it on "
                "{other_host}, set ZHIPUAI_BASE_URL={other} (a key from the other platform "
                "gets a 401 here too; which code is UNVERIFIED).",
@@ -100,7 +100,7 @@ TEXT = {
         "kind_coding": "GLM Coding Plan 的密钥，或这个地址也接受的其他密钥，UNVERIFIED",
         "free_note": "这次检查用的是免费模型 {model}：如果付费模型返回 429/1113，"
                      "说明账户没有余额，或者这是 Coding Plan 的密钥（那就改用 {coding}）。",
-        "refused": "被拒绝：HTTP {status}，错误码 {code}（{message}）。",
+        "refused": "被拒绝：HTTP {status}，业务错误码 {code}（服务器的说明：{message}）。",
         "401": "{host} 不认识这个密钥：请重新完整复制一遍。如果密钥是在 {other_host} 上创建的，"
                "请设置 ZHIPUAI_BASE_URL={other}（另一个平台的密钥在这里同样得到 401；"
                "具体是哪个错误码尚未证实，UNVERIFIED）。",

@@ -5,10 +5,14 @@ JupyterLab itself is never started here: a stand-in command records what it was 
 
 import datetime
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -283,3 +287,31 @@ def test_a_damaged_stored_lesson_is_one_line_not_a_traceback(course, capsys, com
     assert err.startswith("error: " + str(Path("notebooks", "zh", "03-streaming.ipynb"))
                           + " is not a readable notebook (")
     assert not called.exists()  # JupyterLab not started
+
+
+def test_a_kill_sent_to_lab_reaches_jupyterlab_too(course, monkeypatch):
+    """`kill <lab's pid>` must not leave JupyterLab running on its own: lab passes it on."""
+    _, _, called = course
+    ready = called.with_suffix(".ready")
+    script = called.parent / "waits_for_a_signal.py"
+    script.write_text(
+        "import pathlib, signal, sys, time\n"
+        "def stop(*_):\n"
+        "    pathlib.Path(sys.argv[1]).write_text('terminated')\n"
+        "    sys.exit(0)\n"
+        "signal.signal(signal.SIGTERM, stop)\n"
+        f"pathlib.Path({str(ready)!r}).write_text('ready')\n"
+        "time.sleep(60)\n", encoding="utf-8")
+    monkeypatch.setattr(workspace, "JUPYTER", [sys.executable, str(script), str(called)])
+    before = signal.getsignal(signal.SIGTERM)
+
+    def kill_when_ready():
+        deadline = time.monotonic() + 30
+        while not ready.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=kill_when_ready, daemon=True).start()
+    assert workspace.lab("en", []) == 0
+    assert called.read_text() == "terminated"
+    assert signal.getsignal(signal.SIGTERM) == before

@@ -68,10 +68,10 @@ def test_a_coding_plan_key_works_on_the_coding_url(offline):
 def test_a_coding_plan_key_on_the_general_url_is_told_the_coding_url(offline):
     code, lines = verdict(glm_offline.OFFLINE_KEYS["coding_plan"], offline.base_url)
     assert code == 1
-    assert lines[0].startswith("Refused: HTTP 429, code 1113 (余额不足")
+    assert lines[0].startswith("Refused: HTTP 429, code 1113 (the server says: 余额不足")
     assert f"works only at {coding(offline)}" in lines[1]
     code, lines = verdict(glm_offline.OFFLINE_KEYS["coding_plan"], offline.base_url, "zh")
-    assert code == 1 and lines[0].startswith("被拒绝：HTTP 429，错误码 1113")
+    assert code == 1 and lines[0].startswith("被拒绝：HTTP 429，业务错误码 1113（服务器的说明：")
     assert f"只能用于 {coding(offline)}" in lines[1]
 
 

@@ -8,12 +8,13 @@ import subprocess
 import sys
 import threading
 import time
+from types import SimpleNamespace
 
 import pytest
 import requests
 
 import glm_offline
-from glm_offline.__main__ import main
+from glm_offline.__main__ import main, print_banner
 from helpers import auth
 
 HELLO = {"model": "glm-4-flash-250414",
@@ -285,3 +286,14 @@ def test_stop_waits_for_every_connection_thread_and_stays_quick():
     assert [exchange.path for exchange in server.history] == ["/api/paas/v4/chat/completions"]
     assert not listener._live
     sock.close()
+
+
+@pytest.mark.parametrize("port, free_port_line", [(0, True), (8000, False)])
+def test_the_banner_gives_lines_to_paste_into_another_shell(capsys, port, free_port_line):
+    with glm_offline.start() as server:
+        print_banner(SimpleNamespace(host="127.0.0.1", port=port, max_connections=None), server)
+    lines = capsys.readouterr().out.splitlines()
+    assert f"  in another shell: export ZHIPUAI_BASE_URL={server.base_url} " \
+           f"ZHIPUAI_API_KEY={server.api_key}" in lines
+    assert ("  (a free port, another one next time: --port 8000 keeps one)" in lines) \
+        == free_port_line
