@@ -1,13 +1,30 @@
-"""Shared fixtures: a running recorded server, the recordings, and a logger put back
-(the plain helpers are in tests/helpers.py)."""
+"""Shared fixtures: a running recorded server, the recordings, a logger put back, and the
+live switch put back after every test (the plain helpers are in tests/helpers.py)."""
 
 import json
 import logging
+import os
 
 import pytest
 
 import glm_offline
 from helpers import CASSETTE
+
+
+@pytest.fixture(autouse=True)
+def live_switch_put_back():
+    """connect() in this process points ZHIPUAI_API_KEY/ZHIPUAI_BASE_URL at its offline server
+    (glm_lessons/environment.py): whatever a test leaves there must not reach the next test,
+    nor a lesson's kernel that nbval starts in the same worker (which would then go live)."""
+    def switch():
+        return {name: value for name, value in os.environ.items()
+                if name.startswith(("ZHIPUAI_", "GLM_LESSONS_"))}
+    before = switch()
+    yield
+    for name in switch():
+        if name not in before:
+            del os.environ[name]
+    os.environ.update(before)
 
 
 @pytest.fixture

@@ -66,3 +66,18 @@ def test_a_chinese_lesson_the_edition_ships_starts_in_process_and_others_do_not(
     assert "GLM_OFFLINE_IN_PROCESS" not in os.environ and "IPYTHONDIR" not in os.environ
     lesson_pass.pytest_unconfigure(None)  # the session's end removes the startup file's folder
     assert not Path(seen["zh/03-streaming.ipynb"][1]).exists()
+
+
+def test_a_key_in_the_environment_does_not_reach_a_lessons_kernel(monkeypatch):
+    monkeypatch.setenv("ZHIPUAI_API_KEY", "abc.def")
+    monkeypatch.setenv("ZHIPUAI_BASE_URL", "https://api.z.ai/api/paas/v4")
+    monkeypatch.setenv("GLM_LESSONS_EXPORTED_API_KEY", "abc.def")
+    steps = lesson_pass.pytest_runtest_setup(IPyNbCell())
+    next(steps)  # the kernel would start here
+    during = [name for name in os.environ
+              if name.startswith(("ZHIPUAI_", "GLM_LESSONS_"))]
+    for _ in steps:
+        pass
+    assert during == []
+    assert os.environ["ZHIPUAI_API_KEY"] == "abc.def"
+    assert os.environ["ZHIPUAI_BASE_URL"] == "https://api.z.ai/api/paas/v4"
