@@ -161,25 +161,36 @@ def stop(process, name):
 
 
 class DevTools:
-    """The smallest Chrome DevTools Protocol client this check needs."""
+    """The smallest Chrome DevTools Protocol client: a page's connection, or the browser's,
+    whose calls may name a session (flattened); browser_edition_check.Browser adds events."""
 
-    def __init__(self, websocket, url):
-        self.ws = websocket.create_connection(url, timeout=30, suppress_origin=True)
+    def __init__(self, websocket, url, timeout=30):
+        self.ws = websocket.create_connection(url, timeout=timeout, suppress_origin=True)
         self.ids = itertools.count(1)
 
-    def call(self, method, **params):
+    def send(self, method, session=None, **params):
         message_id = next(self.ids)
-        self.ws.send(json.dumps({"id": message_id, "method": method, "params": params}))
+        message = {"id": message_id, "method": method, "params": params}
+        if session:
+            message["sessionId"] = session
+        self.ws.send(json.dumps(message))
+        return message_id
+
+    def call(self, method, session=None, **params):
+        message_id = self.send(method, session, **params)
         while True:
-            reply = json.loads(self.ws.recv())
+            reply = self.receive()
             if reply.get("id") == message_id:
                 if "error" in reply:
                     raise CheckFailed(f"DevTools {method} failed: {reply['error']}")
                 return reply.get("result", {})
 
-    def evaluate(self, expression):
-        result = self.call("Runtime.evaluate", expression=expression, returnByValue=True,
-                           awaitPromise=True)
+    def receive(self):
+        return json.loads(self.ws.recv())
+
+    def evaluate(self, expression, session=None):
+        result = self.call("Runtime.evaluate", session, expression=expression,
+                           returnByValue=True, awaitPromise=True)
         if "exceptionDetails" in result:
             details = result["exceptionDetails"]
             text = details.get("exception", {}).get("description") or details.get("text")

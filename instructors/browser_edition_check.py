@@ -21,7 +21,6 @@ are measured: they must be spread out, not all at once. The screenshot shows tha
 
 import argparse
 import base64
-import itertools
 import json
 import subprocess
 import sys
@@ -34,6 +33,7 @@ import nbformat
 
 from browser_check import (
     CheckFailed,
+    DevTools,
     ensure_cjk_font,
     find_chromium,
     free_port,
@@ -103,34 +103,16 @@ NOTEBOOK_JS = r"""
 """ % PANEL_JS
 
 
-class Browser:
+class Browser(DevTools):
     """One DevTools connection to the whole browser, sessions flattened, events kept."""
 
     def __init__(self, websocket, url):
-        self.ws = websocket.create_connection(url, timeout=60, suppress_origin=True)
-        self.ids = itertools.count(1)
+        super().__init__(websocket, url, timeout=60)
         self.requests = []  # (target type, url) of every request any target made
         self.targets = {}  # session id -> target type
 
-    def send(self, method, session=None, **params):
-        message_id = next(self.ids)
-        message = {"id": message_id, "method": method, "params": params}
-        if session:
-            message["sessionId"] = session
-        self.ws.send(json.dumps(message))
-        return message_id
-
-    def call(self, method, session=None, **params):
-        message_id = self.send(method, session, **params)
-        while True:
-            reply = self.receive()
-            if reply.get("id") == message_id:
-                if "error" in reply:
-                    raise CheckFailed(f"DevTools {method} failed: {reply['error']}")
-                return reply.get("result", {})
-
     def receive(self):
-        message = json.loads(self.ws.recv())
+        message = super().receive()
         method = message.get("method")
         if method == "Target.attachedToTarget":
             session = message["params"]["sessionId"]
@@ -149,18 +131,6 @@ class Browser:
         self.send("Target.setAutoAttach", session, autoAttach=True,
                   waitForDebuggerOnStart=True, flatten=True)
         self.send("Runtime.runIfWaitingForDebugger", session)
-
-    def evaluate(self, session, expression):
-        result = self.call("Runtime.evaluate", session, expression=expression,
-                           returnByValue=True, awaitPromise=True)
-        if "exceptionDetails" in result:
-            details = result["exceptionDetails"]
-            text = details.get("exception", {}).get("description") or details.get("text")
-            raise CheckFailed(f"page script failed: {text}")
-        return result["result"].get("value")
-
-    def close(self):
-        self.ws.close()
 
 
 def start_browser(chromium, workdir):
@@ -195,7 +165,7 @@ def open_page(browser, url, cache=False):
 
 
 def notebook_state(browser, session):
-    return browser.evaluate(session, NOTEBOOK_JS) or {"ready": False}
+    return browser.evaluate(NOTEBOOK_JS, session) or {"ready": False}
 
 
 def run_all(browser, session, timeout, started=None):
@@ -211,11 +181,11 @@ def run_all(browser, session, timeout, started=None):
              timeout, "the notebook to open with an idle kernel", interval=0.2)
     opened, first = time.monotonic() - started, None
     command = "notebook:clear-all-cell-outputs"
-    browser.evaluate(session, f"window.jupyterapp.commands.execute('{command}')")
+    browser.evaluate(f"window.jupyterapp.commands.execute('{command}')", session)
     command = "notebook:run-all-cells"
     while True:
         # not awaited: the command's promise ends only when every cell has run
-        browser.evaluate(session, f"void window.jupyterapp.commands.execute('{command}')")
+        browser.evaluate(f"void window.jupyterapp.commands.execute('{command}')", session)
         if first is None:
             wait_for(lambda: next(c for c in notebook_state(browser, session)["cells"]
                                   if c["type"] == "code")["count"],
@@ -231,7 +201,7 @@ def run_all(browser, session, timeout, started=None):
         if not (before and "raises-exception" in before[-1]["tags"]
                 and any(o["output_type"] == "error" for o in before[-1]["outputs"])):
             raise CheckFailed(f"the run stopped: {stuck(state)}")
-        browser.evaluate(session, PANEL_JS + f"panel.content.activeCellIndex = {waiting};")
+        browser.evaluate(PANEL_JS + f"panel.content.activeCellIndex = {waiting};", session)
         command = "notebook:run-all-below"
 
 
@@ -313,7 +283,7 @@ STREAM_JS = r"""
 
 def measure_stream(browser, session):
     """[(ms after the cell started, text)] of each stdout piece the page received."""
-    return browser.evaluate(session, STREAM_JS % json.dumps(STREAM_CELL))
+    return browser.evaluate(STREAM_JS % json.dumps(STREAM_CELL), session)
 
 
 def check_lesson(chromium, websocket, site_url, notebook, against, workdir, timeout,
