@@ -41,6 +41,14 @@ def module_server():
         yield running
 
 
+@pytest.fixture(scope="module")
+def lenient():
+    """A module's server that answers a request no recording matches with a generated reply
+    (not strict), streaming instantly."""
+    with glm_offline.start(pacing="instant", strict=False) as running:
+        yield running
+
+
 @pytest.fixture(scope="session")
 def recordings():
     """The interactions of server-basics.json by name, read straight from the file."""

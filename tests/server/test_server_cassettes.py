@@ -16,12 +16,6 @@ CHAT = "/api/paas/v4/chat/completions"
 MODEL = "glm-4-flash-250414"
 
 
-@pytest.fixture(scope="module")
-def lenient():
-    with glm_offline.start(pacing="instant", strict=False) as running:
-        yield running
-
-
 def post(server, body, **kwargs):
     return requests.post(server.base_url + "/chat/completions", json=body, headers=auth(),
                          timeout=10, **kwargs)

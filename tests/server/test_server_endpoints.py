@@ -19,18 +19,6 @@ HELLO = {"model": "glm-4-flash-250414",
          "messages": [{"role": "user", "content": "Say hello in one short sentence."}]}
 
 
-@pytest.fixture(scope="module")
-def lenient():
-    with glm_offline.start(pacing="instant", strict=False) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def strict():
-    with glm_offline.start(pacing="instant", strict=True) as running:
-        yield running
-
-
 def at(server, path, method="POST", body=HELLO, headers=None):
     origin = server.base_url[: -len(ROOT)]
     return requests.request(method, origin + path, json=body,
@@ -121,16 +109,16 @@ def test_no_v1_hint_where_v1_is_not_the_mistake(lenient, path):
 
 # -- the coding plan's base URL ------------------------------------------------------------
 
-def test_the_coding_plan_replays_the_same_recording_with_the_served_model(strict):
-    r = at(strict, CODING + "/chat/completions")
+def test_the_coding_plan_replays_the_same_recording_with_the_served_model(module_server):
+    r = at(module_server, CODING + "/chat/completions")
     assert r.status_code == 200
     expected = recorded("hello-en")["response"]["json"]
     # glm-4-flash-250414 is flash-class: the plan answers as glm-5.3-flash (models.py).
     assert r.json() == {**expected, "model": "glm-5.3-flash"}
 
 
-def test_the_coding_plan_stream_names_the_served_model_in_every_chunk(strict):
-    r = at(strict, CODING + "/chat/completions", body={**HELLO, "stream": True})
+def test_the_coding_plan_stream_names_the_served_model_in_every_chunk(module_server):
+    r = at(module_server, CODING + "/chat/completions", body={**HELLO, "stream": True})
     assert r.status_code == 200
     lines = recorded("hello-en-stream")["response"]["sse"]
     expected = [line.replace('"model":"glm-4-flash-250414"', '"model":"glm-5.3-flash"')

@@ -77,12 +77,6 @@ def test_a_value_that_is_not_the_default_does_not_match(module_server, extra):
 
 # -- sampling values: a near match in non-strict mode ---------------------------------------
 
-@pytest.fixture(scope="module")
-def lenient():
-    with glm_offline.start(pacing="instant", strict=False) as running:
-        yield running
-
-
 @pytest.mark.parametrize("extra, differs", [
     ({"temperature": 0.95}, "temperature"),  # what LangChain's ChatZhipuAI always sends
     ({"top_p": 0.5}, "top_p"),

@@ -42,12 +42,6 @@ def deltas(response):
     return [c["choices"][0]["delta"] for c in chunks], chunks[-1]
 
 
-@pytest.fixture(scope="module")
-def lenient():
-    with glm_offline.start(pacing="instant", strict=False) as running:
-        yield running
-
-
 # -- recorded (transcribed) answers -------------------------------------------------------
 
 def test_recorded_body_has_reasoning_content_and_usage_details(tmp_path):

@@ -26,12 +26,6 @@ USER = [{"role": "user", "content": "Say hello in one short sentence."}]
 HELLO = {"model": "glm-4-flash-250414", "messages": USER}
 
 
-@pytest.fixture(scope="module")
-def lenient():
-    with glm_offline.start(pacing="instant", strict=False) as running:
-        yield running
-
-
 def bad_json(code, field=None):
     messages = {"1210": "API 调用参数有误，请检查文档。", "1211": "模型不存在，请检查模型代码。",
                 "1213": f"未正常接收到{field}参数。", "1214": f"{field} 参数非法。请检查文档。"}
