@@ -149,7 +149,8 @@ def test_the_room_counts_every_retry_of_every_client():
     assert repr(picture) == "<plot: 10 clients fail together, then retry>"
 
 
-def test_token_renewals_reads_each_token_life_from_its_claims():
+def token_calls():
+    """A call every 20 s for 10 minutes through a cache of 210 s tokens renewed 30 s early."""
     now = [1_795_593_600]
     cache = TokenCache(glm_offline.OFFLINE_API_KEY, ttl_seconds=210, renew_before=30,
                        clock=lambda: now[0])
@@ -157,7 +158,11 @@ def test_token_renewals_reads_each_token_life_from_its_claims():
     for seconds in range(0, 601, 20):
         now[0] = 1_795_593_600 + seconds
         calls.append((seconds, cache.token()))
-    picture = plots.token_renewals(calls)
+    return calls
+
+
+def test_token_renewals_reads_each_token_life_from_its_claims():
+    picture = plots.token_renewals(token_calls())
     axes = picture.figure.axes[0]
     # renewed at 180, 360 and 540 s (210 - 30 after each): four tokens
     assert [t.get_text() for t in axes.get_yticklabels()] == [f"token {n}" for n in range(1, 5)]
@@ -190,13 +195,7 @@ def test_without_matplotlib_a_picture_is_a_one_line_error(monkeypatch):
 
 def every_picture(language):
     """One of each picture the lessons draw, in `language`, from fixed data."""
-    now = [1_795_593_600]
-    cache = TokenCache(glm_offline.OFFLINE_API_KEY, ttl_seconds=210, renew_before=30,
-                       clock=lambda: now[0])
-    calls = []
-    for seconds in range(0, 601, 20):
-        now[0] = 1_795_593_600 + seconds
-        calls.append((seconds, cache.token()))
+    calls = token_calls()
     return {
         "stream_timeline": plots.stream_timeline(f"lesson03-stream-{language}",
                                                  language=language),
