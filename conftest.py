@@ -21,7 +21,6 @@ collect_ignore = ["my-lessons"]
 IN_PROCESS = in_process_lessons(Path(__file__).resolve().parent / "notebooks")
 
 _IN_PROCESS_ENV = None  # made once per worker, when its first such lesson starts
-_IN_PROCESS_KEYS = {"GLM_OFFLINE_IN_PROCESS", "IPYTHONDIR"}
 
 
 def pytest_configure(config):
@@ -40,7 +39,8 @@ def pytest_runtest_setup(item):
     if type(item).__name__ != "IPyNbCell":
         yield
         return
-    settings = dict(LESSON_KERNEL_ENV)
+    settings = {name: value for name, value in LESSON_KERNEL_ENV.items()
+                if name not in os.environ}  # a setting of your own wins
     if getattr(item, "path", None) in IN_PROCESS:
         global _IN_PROCESS_ENV
         _IN_PROCESS_ENV = _IN_PROCESS_ENV or in_process_kernel_env(
@@ -49,8 +49,7 @@ def pytest_runtest_setup(item):
     live = [name for name in os.environ  # the suite's kernels are offline, whoever runs it
             if name in ("ZHIPUAI_API_KEY", "ZHIPUAI_BASE_URL") or name.startswith("GLM_LESSONS_")]
     saved = {name: os.environ.get(name) for name in [*settings, *live]}
-    os.environ.update({k: v for k, v in settings.items()
-                       if saved[k] is None or k in _IN_PROCESS_KEYS})
+    os.environ.update(settings)
     for name in live:
         del os.environ[name]
     try:
